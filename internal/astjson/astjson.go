@@ -1,0 +1,272 @@
+// Package astjson parses JSON straight into OPA's ast.Value, without the
+// map[string]any step that ast.ValueFromReader takes. Every admission review
+// converts its object once, so this sits on the hot path.
+package astjson
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// maxDepth bounds nesting so that hostile input cannot exhaust the stack.
+const maxDepth = 1000
+
+// Parse parses one JSON value. Trailing non-space bytes are an error.
+func Parse(b []byte) (ast.Value, error) {
+	p := parser{b: b}
+	p.space()
+	t, err := p.value(0)
+	if err != nil {
+		return nil, err
+	}
+	p.space()
+	if p.i != len(p.b) {
+		return nil, p.errorf("unexpected data after the top-level value")
+	}
+	return t.Value, nil
+}
+
+type parser struct {
+	b []byte
+	i int
+}
+
+func (p *parser) errorf(format string, args ...any) error {
+	return fmt.Errorf("json at offset %d: %s", p.i, fmt.Sprintf(format, args...))
+}
+
+func (p *parser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) value(depth int) (*ast.Term, error) {
+	if depth > maxDepth {
+		return nil, p.errorf("nesting deeper than %d", maxDepth)
+	}
+	if p.i >= len(p.b) {
+		return nil, p.errorf("unexpected end of input")
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object(depth)
+	case c == '[':
+		return p.array(depth)
+	case c == '"':
+		s, err := p.string()
+		if err != nil {
+			return nil, err
+		}
+		return ast.StringTerm(s), nil
+	case c == 't':
+		return p.literal("true", ast.BooleanTerm(true))
+	case c == 'f':
+		return p.literal("false", ast.BooleanTerm(false))
+	case c == 'n':
+		return p.literal("null", ast.NullTerm())
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	default:
+		return nil, p.errorf("unexpected character %q", c)
+	}
+}
+
+func (p *parser) literal(word string, t *ast.Term) (*ast.Term, error) {
+	if len(p.b)-p.i < len(word) || string(p.b[p.i:p.i+len(word)]) != word {
+		return nil, p.errorf("invalid literal")
+	}
+	p.i += len(word)
+	return t, nil
+}
+
+func (p *parser) object(depth int) (*ast.Term, error) {
+	p.i++ // {
+	var items [][2]*ast.Term
+	var keys []string
+	var index map[string]int // built once an object grows past a few keys
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return ast.ObjectTerm(), nil
+	}
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, p.errorf("expected an object key")
+		}
+		k, err := p.string()
+		if err != nil {
+			return nil, err
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, p.errorf("expected ':' after object key")
+		}
+		p.i++
+		p.space()
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		// Duplicate keys keep the last value, as encoding/json does.
+		if at, dup := lookup(keys, index, k); dup {
+			items[at][1] = v
+		} else {
+			items = append(items, [2]*ast.Term{ast.StringTerm(k), v})
+			keys = append(keys, k)
+			if index != nil {
+				index[k] = len(keys) - 1
+			} else if len(keys) > 16 {
+				index = make(map[string]int, 2*len(keys))
+				for i, k := range keys {
+					index[k] = i
+				}
+			}
+		}
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, p.errorf("unterminated object")
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return ast.ObjectTerm(items...), nil
+		default:
+			return nil, p.errorf("expected ',' or '}' in object")
+		}
+	}
+}
+
+func lookup(keys []string, index map[string]int, k string) (int, bool) {
+	if index != nil {
+		i, ok := index[k]
+		return i, ok
+	}
+	for i, key := range keys {
+		if key == k {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (p *parser) array(depth int) (*ast.Term, error) {
+	p.i++ // [
+	var elems []*ast.Term
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return ast.ArrayTerm(), nil
+	}
+	for {
+		p.space()
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		elems = append(elems, v)
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, p.errorf("unterminated array")
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return ast.ArrayTerm(elems...), nil
+		default:
+			return nil, p.errorf("expected ',' or ']' in array")
+		}
+	}
+}
+
+// string parses a JSON string. Strings without escapes (nearly all of a
+// Kubernetes object) are sliced directly; others go through encoding/json.
+func (p *parser) string() (string, error) {
+	start := p.i
+	p.i++ // opening quote
+	escaped := false
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			if !escaped {
+				s := p.b[start+1 : p.i-1]
+				if !utf8.Valid(s) {
+					return "", p.errorf("invalid UTF-8 in string")
+				}
+				return string(s), nil
+			}
+			var s string
+			if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
+				return "", p.errorf("invalid string: %v", err)
+			}
+			return s, nil
+		case c == '\\':
+			escaped = true
+			p.i += 2
+		case c < 0x20:
+			return "", p.errorf("control character in string")
+		default:
+			p.i++
+		}
+	}
+	return "", p.errorf("unterminated string")
+}
+
+var errNumber = errors.New("invalid number")
+
+// number validates JSON number syntax and keeps the literal text, as
+// json.Number does, so that large integers keep their precision.
+func (p *parser) number() (*ast.Term, error) {
+	start := p.i
+	if p.b[p.i] == '-' {
+		p.i++
+	}
+	if p.i >= len(p.b) {
+		return nil, p.errorf("%v", errNumber)
+	}
+	if p.b[p.i] == '0' {
+		p.i++
+	} else if !p.digits() {
+		return nil, p.errorf("%v", errNumber)
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if !p.digits() {
+			return nil, p.errorf("%v", errNumber)
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if !p.digits() {
+			return nil, p.errorf("%v", errNumber)
+		}
+	}
+	return ast.NumberTerm(json.Number(p.b[start:p.i])), nil
+}
+
+func (p *parser) digits() bool {
+	start := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	return p.i > start
+}

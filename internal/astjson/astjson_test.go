@@ -1,0 +1,66 @@
+package astjson
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+func TestParseMatchesOPA(t *testing.T) {
+	for _, in := range []string{
+		`{"a": 1, "b": [true, false, null, "x\n\u00e9\ud83d\ude00"], "c": {"d": -1.5e3}, "e": {}, "f": []}`,
+		`[]`, `"s"`, `0`, `-0.25`, `12345678901234567890`, `{"k": "v", "k": "w"}`,
+		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x","labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i:1","resources":{"limits":{"nvidia.com/gpu":"1"}}}]}}`,
+	} {
+		got, err := Parse([]byte(in))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		want, err := ast.ValueFromReader(bytes.NewReader([]byte(in)))
+		if err != nil {
+			t.Fatalf("%s: opa: %v", in, err)
+		}
+		if got.Compare(want) != 0 {
+			t.Errorf("%s:\n got %v\nwant %v", in, got, want)
+		}
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for _, in := range []string{
+		``, `{`, `[1,`, `{"a" 1}`, `{"a":1,}`, `[1 2]`, `tru`, `01`, `1.`, `-`, `1e`, `"abc`,
+		"\"a\x01\"", "\"\xff\"", `{"a":1} x`, `{1:2}`, `"\q"`,
+	} {
+		if _, err := Parse([]byte(in)); err == nil {
+			t.Errorf("%q: expected an error", in)
+		}
+	}
+}
+
+func TestParseDepthLimit(t *testing.T) {
+	deep := bytes.Repeat([]byte("["), maxDepth+2)
+	if _, err := Parse(deep); err == nil {
+		t.Fatal("expected a nesting error")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`{"a":[1,"b",null,true]}`, `"\u00e9"`, `-1.5e10`, `[[[]]]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := Parse(b)
+		want, werr := ast.ValueFromReader(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		// Whatever Parse accepts, OPA's decoder accepts with the same value.
+		if werr != nil {
+			t.Fatalf("Parse accepted %q, OPA rejected it: %v", b, werr)
+		}
+		if got.Compare(want) != 0 {
+			t.Fatalf("%q: got %v want %v", b, got, want)
+		}
+	})
+}

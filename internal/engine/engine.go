@@ -1,0 +1,314 @@
+// Package engine compiles Tollgate's Rego policies once, prepares one query per
+// target kind, and evaluates them concurrently. Policy identity, severity,
+// default action and documentation come from each package's METADATA block.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+)
+
+// ErrBundle wraps every error caused by the policy sources themselves
+// (syntax, compile or metadata errors), as opposed to evaluation errors.
+var ErrBundle = errors.New("policy bundle")
+
+// Finding is one violation reported by a policy's Rego.
+type Finding struct {
+	Policy  *Policy
+	Message string
+	// Path is the field path inside the evaluated pod or object, as the
+	// policy reported it (relative to the pod template for template targets).
+	Path string
+}
+
+// Engine is a compiled bundle with its prepared queries. It is immutable and
+// safe for concurrent use; a new bundle means a new Engine.
+type Engine struct {
+	policies []*Policy
+	byID     map[string]*Policy
+	// queries holds one prepared query per target and Pod Security
+	// Standards level and version, holding only the policies that can
+	// report there (pre-filtered by kind, level and version).
+	queries  sync.Map // querySelector -> *query
+	pss      pssTable
+	compiler *ast.Compiler
+	store    storage.Store
+	files    *Files
+}
+
+// Selector chooses which policies a query holds: those that target Target
+// and, for pss checks, are active at Level and Version.
+type Selector struct {
+	Target  Target
+	Level   string
+	Version Version
+}
+
+type query struct {
+	pq       rego.PreparedEvalQuery
+	policies []*Policy // policies[i] is bound to variable vars[i]
+	vars     []string
+}
+
+// Options tune what New builds.
+type Options struct {
+	// Params are merged over data.tollgate.params from the bundle's data.json.
+	Params map[string]any
+	// PSSLevel and PSSVersion are the defaults whose queries are prepared
+	// at start; other levels and versions are prepared on first use.
+	PSSLevel   string
+	PSSVersion Version
+}
+
+// New compiles the sources and prepares the queries.
+func New(ctx context.Context, files *Files, opts Options) (*Engine, error) {
+	modules := make(map[string]*ast.Module, len(files.Modules))
+	for name, m := range files.Modules {
+		modules[name] = m
+	}
+	c := ast.NewCompiler().
+		WithStrict(true).
+		WithEnablePrintStatements(false).
+		WithUseTypeCheckAnnotations(true)
+	c.Compile(modules)
+	if c.Failed() {
+		return nil, fmt.Errorf("%w: %w", ErrBundle, c.Errors)
+	}
+	e := &Engine{byID: map[string]*Policy{}, compiler: c, files: files}
+	if err := e.discover(c, files); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBundle, err)
+	}
+	e.pss = buildPSSTable(e.policies)
+
+	data := map[string]any{}
+	if err := MergeInto(data, deepCopy(files.Data).(map[string]any)); err != nil {
+		return nil, err
+	}
+	if len(opts.Params) > 0 {
+		tg, _ := data["tollgate"].(map[string]any)
+		if tg == nil {
+			tg = map[string]any{}
+			data["tollgate"] = tg
+		}
+		params, _ := tg["params"].(map[string]any)
+		if params == nil {
+			params = map[string]any{}
+			tg["params"] = params
+		}
+		if err := MergeInto(params, deepCopy(opts.Params).(map[string]any)); err != nil {
+			return nil, err
+		}
+	}
+	e.store = inmem.NewFromObject(data)
+	// Prepare every target's query at the configured default level and
+	// version now, so that a bundle that cannot be prepared fails at start.
+	for _, t := range Targets {
+		sel := Selector{Target: t}
+		if t == TargetPod || t == TargetTemplate {
+			sel.Level, sel.Version = opts.PSSLevel, opts.PSSVersion
+		}
+		if _, err := e.query(ctx, sel); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// query returns the prepared query for a selector, preparing it on first use.
+func (e *Engine) query(ctx context.Context, sel Selector) (*query, error) {
+	if sel.Target != TargetPod && sel.Target != TargetTemplate {
+		sel.Level, sel.Version = "", 0
+	} else if sel.Version > LatestPSSVersion {
+		sel.Version = LatestPSSVersion
+	}
+	if q, ok := e.queries.Load(sel); ok {
+		return q.(*query), nil
+	}
+	var ps []*Policy
+	for _, p := range e.policies {
+		if p.AppliesTo(sel.Target) && (p.PSS == nil || e.PSSActive(p, sel.Level, sel.Version)) {
+			ps = append(ps, p)
+		}
+	}
+	q := &query{policies: ps}
+	if len(ps) > 0 {
+		body := make([]string, len(ps))
+		for i, p := range ps {
+			q.vars = append(q.vars, fmt.Sprintf("v%d", i))
+			body[i] = fmt.Sprintf("%s = %s.violation", q.vars[i], p.Package)
+		}
+		pq, err := rego.New(
+			rego.Query(strings.Join(body, "; ")),
+			rego.Compiler(e.compiler),
+			rego.Store(e.store),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("preparing the %s query: %w", sel.Target, err)
+		}
+		q.pq = pq
+	}
+	actual, _ := e.queries.LoadOrStore(sel, q)
+	return actual.(*query), nil
+}
+
+// discover finds every package with a violation rule and reads its METADATA.
+func (e *Engine) discover(c *ast.Compiler, files *Files) error {
+	as := c.GetAnnotationSet()
+	names := make([]string, 0, len(files.Modules))
+	for name := range files.Modules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		m := c.Modules[name]
+		hasViolation := slices.ContainsFunc(m.Rules, func(r *ast.Rule) bool {
+			return r.Head.Name.Equal(ast.Var("violation")) || (len(r.Head.Reference) == 1 && r.Head.Reference[0].Value.Compare(ast.Var("violation")) == 0)
+		})
+		a := as.GetPackageScope(m.Package)
+		declaresID := a != nil && a.Custom["id"] != nil
+		if !hasViolation {
+			if declaresID {
+				errs = append(errs, fmt.Errorf("%s: package %s declares policy id %v but has no violation rule", name, m.Package.Path, a.Custom["id"]))
+			}
+			continue
+		}
+		p, err := policyFromAnnotations(m.Package.Path, a, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.Builtin = files.builtinFiles[name]
+		if p.Builtin {
+			if err := checkBuiltinLayout(name, m.Package.Path, p); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if prev, dup := e.byID[p.ID]; dup {
+			errs = append(errs, fmt.Errorf("%s: policy id %s is already declared by %s", name, p.ID, prev.File))
+			continue
+		}
+		e.byID[p.ID] = p
+		e.policies = append(e.policies, p)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, p := range e.policies {
+		if p.PSS == nil {
+			continue
+		}
+		for _, o := range p.PSS.Overrides {
+			q, ok := e.byID[o]
+			if !ok || q.PSS == nil || q.PSS.Level != "baseline" || p.PSS.Level != "restricted" {
+				errs = append(errs, fmt.Errorf("%s: policy %s: override %s must name a baseline pss check and be set on a restricted one", p.File, p.ID, o))
+			}
+		}
+	}
+	sort.Slice(e.policies, func(i, j int) bool { return e.policies[i].ID < e.policies[j].ID })
+	return errors.Join(errs...)
+}
+
+// checkBuiltinLayout enforces <family>/<name>.rego = package tollgate.<family>.<name>
+// with an id in that family.
+func checkBuiltinLayout(file string, pkg ast.Ref, p *Policy) error {
+	dir, base := path.Split(file)
+	family := path.Base(dir)
+	name := strings.TrimSuffix(base, ".rego")
+	want := fmt.Sprintf("data.tollgate.%s.%s", family, name)
+	if pkg.String() != want {
+		return fmt.Errorf("%s: package %s should be %s", file, pkg, strings.TrimPrefix(want, "data."))
+	}
+	if p.Family != family {
+		return fmt.Errorf("%s: policy id %s is not in family %s", file, p.ID, family)
+	}
+	return nil
+}
+
+// Policies lists every policy, sorted by id.
+func (e *Engine) Policies() []*Policy { return e.policies }
+
+// Policy returns a policy by id.
+func (e *Engine) Policy(id string) (*Policy, bool) {
+	p, ok := e.byID[id]
+	return p, ok
+}
+
+// Compiler returns the compiled production modules (used by the Rego test runner).
+func (e *Engine) Compiler() *ast.Compiler { return e.compiler }
+
+// Files returns the sources the engine was built from.
+func (e *Engine) Files() *Files { return e.files }
+
+// Evaluate runs every policy the selector chooses against input and returns
+// their findings, ordered by policy id.
+func (e *Engine) Evaluate(ctx context.Context, sel Selector, input ast.Value) ([]Finding, error) {
+	q, err := e.query(ctx, sel)
+	if err != nil || len(q.policies) == 0 {
+		return nil, err
+	}
+	rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluating %s policies: %w", sel.Target, err)
+	}
+	if len(rs) != 1 {
+		return nil, fmt.Errorf("evaluating %s policies: %d result sets, want 1", sel.Target, len(rs))
+	}
+	var out []Finding
+	for i, p := range q.policies {
+		vs, _ := rs[0].Bindings[q.vars[i]].([]any)
+		for _, v := range vs {
+			out = append(out, findingFrom(p, v))
+		}
+	}
+	return out, nil
+}
+
+// findingFrom accepts {"msg": ..., "path": ...} objects and, for operator
+// policies written in the common Gatekeeper style, plain strings.
+func findingFrom(p *Policy, v any) Finding {
+	f := Finding{Policy: p}
+	switch x := v.(type) {
+	case string:
+		f.Message = x
+	case map[string]any:
+		f.Message, _ = x["msg"].(string)
+		f.Path, _ = x["path"].(string)
+		if f.Message == "" {
+			f.Message = fmt.Sprint(x)
+		}
+	default:
+		f.Message = fmt.Sprint(x)
+	}
+	return f
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, v := range x {
+			m[k] = deepCopy(v)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, v := range x {
+			s[i] = deepCopy(v)
+		}
+		return s
+	}
+	return v
+}

@@ -1,0 +1,27 @@
+// Package state answers what admission needs to know about the cluster:
+// namespaces, ServiceAccounts, quotas, disruption budgets, GPU usage and
+// NodePools. In `serve` the answers come from informer caches; in `eval`,
+// `audit -f` and `test` they come from the objects given as input (Static).
+package state
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+)
+
+// Reader is the cluster state a review reads. Methods return nil (and no
+// error) for objects that do not exist; an error means the state could not
+// be read (for example a cache that has not synced or a lookup that timed out).
+type Reader interface {
+	Namespace(ctx context.Context, name string) (*corev1.Namespace, error)
+	ServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error)
+	ResourceQuotas(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error)
+	PodDisruptionBudgets(ctx context.Context, namespace string) ([]*policyv1.PodDisruptionBudget, error)
+	// Pods lists the non-terminal pods of a namespace that count toward
+	// quotas (the cluster's running workload).
+	Pods(ctx context.Context, namespace string) ([]*corev1.Pod, error)
+	// NodePools lists karpenter.sh/v1 NodePools as generic objects.
+	NodePools(ctx context.Context) ([]map[string]any, error)
+}

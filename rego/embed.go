@@ -1,0 +1,13 @@
+// Package rego holds Tollgate's embedded policy bundle: one Rego package per
+// policy under <family>/<policy>.rego with its unit tests beside it, shared
+// helpers under lib/, and data.json with the parameters and catalogs the
+// policies read. The engine compiles it once at start; *_test.rego files are
+// embedded for `tollgate test` but never compiled into the production bundle.
+package rego
+
+import "embed"
+
+// FS is the embedded bundle.
+//
+//go:embed data.json lib pss
+var FS embed.FS
