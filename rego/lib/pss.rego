@@ -27,7 +27,7 @@ user_namespace_relaxed if {
 }
 
 # join_quote renders a list of names the way upstream's joinQuote does.
-join_quote(items) := concat(", ", [sprintf("%q", [x]) | some x in items])
+join_quote(items) := concat(", ", [concat("", [`"`, x, `"`]) | some x in items])
 
 pluralize(singular, _, 1) := singular
 
@@ -51,7 +51,7 @@ first_path(true, field, _) := concat(".", ["spec", field])
 first_path(false, field, bad) := concat(".", [bad[0][0], field])
 
 # names returns the container names of a list of [path, container].
-names(bad) := [c.name | some [_, c] in bad]
+names(bad) := [x[1].name | some x in bad]
 
 # procMount is shared by the baseline and restricted checks (upstream's
 # procMount_1_0).
