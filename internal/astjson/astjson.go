@@ -16,8 +16,16 @@ import (
 const maxDepth = 1000
 
 // Parse parses one JSON value. Trailing non-space bytes are an error.
-func Parse(b []byte) (ast.Value, error) {
-	p := parser{b: b}
+func Parse(b []byte) (ast.Value, error) { return parse(b, false) }
+
+// ParseObject parses a Kubernetes object: object members whose value is
+// null are dropped, since for the API a null field is an unset one (and Go
+// decoding of the same bytes leaves it unset), so that policies see the
+// same document whether it came from raw bytes or from a Go value.
+func ParseObject(b []byte) (ast.Value, error) { return parse(b, true) }
+
+func parse(b []byte, dropNulls bool) (ast.Value, error) {
+	p := parser{b: b, dropNulls: dropNulls}
 	p.space()
 	t, err := p.value(0)
 	if err != nil {
@@ -31,8 +39,9 @@ func Parse(b []byte) (ast.Value, error) {
 }
 
 type parser struct {
-	b []byte
-	i int
+	b         []byte
+	i         int
+	dropNulls bool
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -119,7 +128,19 @@ func (p *parser) object(depth int) (*ast.Term, error) {
 			return nil, err
 		}
 		// Duplicate keys keep the last value, as encoding/json does.
-		if at, dup := lookup(keys, index, k); dup {
+		if p.dropNulls && v.Value.Compare(ast.Null{}) == 0 {
+			if at, dup := lookup(keys, index, k); dup {
+				items = append(items[:at], items[at+1:]...)
+				keys = append(keys[:at], keys[at+1:]...)
+				index = nil
+				if len(keys) > 16 {
+					index = make(map[string]int, 2*len(keys))
+					for i, k := range keys {
+						index[k] = i
+					}
+				}
+			}
+		} else if at, dup := lookup(keys, index, k); dup {
 			items[at][1] = v
 		} else {
 			items = append(items, [2]*ast.Term{ast.StringTerm(k), v})

@@ -64,3 +64,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseObjectDropsNulls(t *testing.T) {
+	got, err := ParseObject([]byte(`{"a": null, "b": {"c": null, "d": [null, 1]}, "e": 1, "e": null, "f": 2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ast.MustParseTerm(`{"b": {"d": [null, 1]}, "f": 2}`).Value
+	if got.Compare(want) != 0 {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

@@ -220,6 +220,13 @@ func Decode(raw []byte, strict bool) (*Object, error) {
 	}
 	gk := o.GroupKind()
 	if !Known(gk) {
+		// A kind Tollgate reviews under an apiVersion it does not (such as
+		// extensions/v1beta1 Deployments) is an error, not something to skip.
+		for known, v := range supportedVersions {
+			if known.Kind == gk.Kind {
+				return o, fmt.Errorf("%s %s: apiVersion %s is not supported (want %s)", gk.Kind, o.Name, head.APIVersion, v)
+			}
+		}
 		return o, ErrUnknownKind
 	}
 	if want := supportedVersions[gk]; want != "" && want != head.APIVersion {

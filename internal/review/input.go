@@ -33,7 +33,7 @@ func (r *Reviewer) input(ctx context.Context, e *engine.Engine, req *Request, o 
 	if objects.Default(o) || o.Raw == nil {
 		objVal, err = toValue(o.Typed)
 	} else {
-		objVal, err = astjson.Parse(o.Raw)
+		objVal, err = astjson.ParseObject(o.Raw)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("converting %s: %w", o.Ref(), err)
@@ -180,5 +180,5 @@ func toValue(v any) (ast.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return astjson.Parse(b)
+	return astjson.ParseObject(b)
 }
