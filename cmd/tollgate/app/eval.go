@@ -1,0 +1,143 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/manifest"
+	"github.com/tollgate-dev/tollgate/internal/review"
+	"github.com/tollgate-dev/tollgate/internal/state"
+	"github.com/tollgate-dev/tollgate/internal/wiring"
+)
+
+// EvalOutput is the stable `eval -o json` document.
+type EvalOutput struct {
+	Results []*review.Result `json:"results"`
+}
+
+// NewEvalCommand evaluates manifests offline exactly as the webhooks would.
+func NewEvalCommand(s IOStreams) *cobra.Command {
+	var (
+		pf     policyFlags
+		files  []string
+		states []string
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "eval -f PATH... [--state PATH...]",
+		Short: "Evaluate manifests offline, exactly as admission would",
+		Long: `Evaluate manifests (files, directories, or - for standard input) the way
+Tollgate's webhooks would: pods are mutated and then validated; workload
+templates, NodePools and ACK resources are validated. Objects given with
+--state (including running Pods) and the Namespaces, ServiceAccounts,
+ResourceQuotas, PodDisruptionBudgets and NodePools given with -f form the
+cluster state. Each object is evaluated on its own against that state.
+
+Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(files) == 0 {
+				return usageError(fmt.Errorf("no input: give manifests with -f PATH (a file, a directory, or - for standard input)"))
+			}
+			if output != "json" && output != "table" {
+				return usageError(fmt.Errorf("unknown output %q (want json or table)", output))
+			}
+			ctx := cmd.Context()
+			cfg, e, err := pf.load(ctx)
+			if err != nil {
+				return err
+			}
+			docs, err := manifest.Load(files, manifest.Options{Stdin: s.In, Strict: true})
+			if err != nil {
+				return usageError(err)
+			}
+			stateDocs, err := manifest.Load(states, manifest.Options{Stdin: s.In, Strict: true})
+			if err != nil {
+				return usageError(err)
+			}
+			st := state.NewStatic()
+			for _, d := range stateDocs {
+				if !d.Skipped {
+					st.Add(d.Object)
+				}
+			}
+			for _, d := range docs {
+				if !d.Skipped && state.IsState(d.Object) {
+					st.Add(d.Object)
+				}
+			}
+			r, err := wiring.NewReviewer(engine.NewHolder(e), cfg, st)
+			if err != nil {
+				return err
+			}
+			out := EvalOutput{Results: []*review.Result{}}
+			skipped := map[string]int{}
+			for _, d := range docs {
+				if d.Skipped || review.TargetOf(d.Object) == "" {
+					skipped[d.Object.GVK.Kind]++
+					continue
+				}
+				res, err := r.Review(ctx, &review.Request{Object: d.Object, Operation: "CREATE", Mutate: true})
+				if err != nil {
+					return usageError(fmt.Errorf("%s: %w", d.Location(), err))
+				}
+				out.Results = append(out.Results, res)
+			}
+			if len(skipped) > 0 {
+				var kinds []string
+				for k, n := range skipped {
+					kinds = append(kinds, fmt.Sprintf("%s (%d)", k, n))
+				}
+				sort.Strings(kinds)
+				fmt.Fprintf(s.ErrOut, "not evaluated (state, or kinds Tollgate does not review): %s\n", strings.Join(kinds, ", "))
+			}
+			if output == "json" {
+				enc := json.NewEncoder(s.Out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(out); err != nil {
+					return err
+				}
+			} else if err := writeTable(s.Out, out.Results); err != nil {
+				return err
+			}
+			for _, res := range out.Results {
+				if !res.Allowed {
+					return &ExitError{Code: ExitFindings}
+				}
+			}
+			return nil
+		},
+	}
+	pf.add(cmd.Flags())
+	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifests to evaluate: a file, a directory (recursive) or - (repeatable)")
+	cmd.Flags().StringArrayVar(&states, "state", nil, "manifests that form the cluster state: namespaces, quotas, running pods, ... (repeatable)")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+// writeTable prints one line per object and one per finding below it.
+func writeTable(w io.Writer, results []*review.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OBJECT\tVERDICT\tPOLICY\tACTION\tMESSAGE")
+	for _, r := range results {
+		verdict := "allowed"
+		switch {
+		case !r.Allowed:
+			verdict = "denied"
+		case len(r.Patch) > 0:
+			verdict = fmt.Sprintf("mutated (%d)", len(r.Patch))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t\t\t\n", r.Object, verdict)
+		for _, v := range r.Violations {
+			fmt.Fprintf(tw, "\t\t%s\t%s\t%s\n", v.Policy, v.Action, v.Message)
+		}
+	}
+	return tw.Flush()
+}

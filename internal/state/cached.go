@@ -1,0 +1,101 @@
+package state
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// NodePoolGVK is the Karpenter NodePool kind Tollgate reads.
+var NodePoolGVK = schema.GroupVersionKind{Group: "karpenter.sh", Version: "v1", Kind: "NodePool"}
+
+// Cached answers from a controller-runtime cache (informers) in `serve`.
+type Cached struct {
+	Reader client.Reader
+}
+
+var _ Reader = (*Cached)(nil)
+
+func (c *Cached) Namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	var ns corev1.Namespace
+	if err := c.Reader.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
+		return nil, ignoreNotFound(err)
+	}
+	return &ns, nil
+}
+
+func (c *Cached) ServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
+	var sa corev1.ServiceAccount
+	if err := c.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &sa); err != nil {
+		return nil, ignoreNotFound(err)
+	}
+	return &sa, nil
+}
+
+func (c *Cached) ResourceQuotas(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error) {
+	var l corev1.ResourceQuotaList
+	if err := c.Reader.List(ctx, &l, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	out := make([]*corev1.ResourceQuota, len(l.Items))
+	for i := range l.Items {
+		out[i] = &l.Items[i]
+	}
+	return out, nil
+}
+
+func (c *Cached) PodDisruptionBudgets(ctx context.Context, namespace string) ([]*policyv1.PodDisruptionBudget, error) {
+	var l policyv1.PodDisruptionBudgetList
+	if err := c.Reader.List(ctx, &l, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	out := make([]*policyv1.PodDisruptionBudget, len(l.Items))
+	for i := range l.Items {
+		out[i] = &l.Items[i]
+	}
+	return out, nil
+}
+
+func (c *Cached) Pods(ctx context.Context, namespace string) ([]*corev1.Pod, error) {
+	var l corev1.PodList
+	if err := c.Reader.List(ctx, &l, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	var out []*corev1.Pod
+	for i := range l.Items {
+		if p := &l.Items[i]; p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// NodePools lists NodePools; a cluster without Karpenter's CRD has none.
+func (c *Cached) NodePools(ctx context.Context) ([]map[string]any, error) {
+	var l unstructured.UnstructuredList
+	l.SetGroupVersionKind(NodePoolGVK.GroupVersion().WithKind("NodePoolList"))
+	if err := c.Reader.List(ctx, &l); err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	out := make([]map[string]any, len(l.Items))
+	for i := range l.Items {
+		out[i] = l.Items[i].Object
+	}
+	return out, nil
+}
+
+func ignoreNotFound(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,92 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// MaxBodyBytes bounds an AdmissionReview body. The API server sends at most
+// an object and its old version, each bounded by etcd's 1.5 MiB request
+// limit, plus the envelope; 6 MiB leaves room and rejects anything larger
+// with 413 before it is read into memory.
+const MaxBodyBytes = 6 << 20
+
+// DefaultTimeout bounds a review when the API server does not send its own
+// timeout (it appends ?timeout=Ns to the webhook URL).
+const DefaultTimeout = 10 * time.Second
+
+// Handler serves one webhook path. What is not an admission.k8s.io/v1
+// AdmissionReview request (empty, oversized, not JSON, wrongly typed, no
+// request or uid) gets an HTTP error with a message; the rest goes through
+// controller-runtime's Webhook.Handle, which recovers panics and always sets
+// the response UID, bounded by the API server's timeout.
+func Handler(h admission.Handler) http.Handler {
+	wh := &admission.Webhook{Handler: h}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "admission reviews are POSTed", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				http.Error(w, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes), http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		ar, msg := decodeReview(body)
+		if msg != "" {
+			http.Error(w, msg, http.StatusBadRequest)
+			return
+		}
+		timeout := DefaultTimeout
+		if t, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && t > 0 && t < timeout {
+			timeout = t
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		resp := wh.Handle(ctx, admission.Request{AdmissionRequest: *ar.Request})
+		out := admissionv1.AdmissionReview{Response: &resp.AdmissionResponse}
+		out.SetGroupVersionKind(admissionv1.SchemeGroupVersion.WithKind("AdmissionReview"))
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(out); err != nil {
+			// The connection is gone; nothing more can be written.
+			return
+		}
+	})
+}
+
+// decodeReview decodes an admission.k8s.io/v1 AdmissionReview request with
+// the API machinery's case-sensitive JSON rules, or says why it is not one.
+func decodeReview(body []byte) (*admissionv1.AdmissionReview, string) {
+	var ar admissionv1.AdmissionReview
+	if len(body) == 0 {
+		return nil, "request body is empty"
+	}
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &ar); err != nil {
+		return nil, "request body is not an AdmissionReview: " + err.Error()
+	}
+	switch {
+	case ar.Kind != "AdmissionReview":
+		return nil, fmt.Sprintf("kind %q: want AdmissionReview", ar.Kind)
+	case ar.APIVersion != "admission.k8s.io/v1":
+		return nil, fmt.Sprintf("apiVersion %q: want admission.k8s.io/v1", ar.APIVersion)
+	case ar.Request == nil:
+		return nil, "AdmissionReview has no request"
+	case ar.Request.UID == "":
+		return nil, "AdmissionReview request has no uid"
+	}
+	return &ar, ""
+}

@@ -1,0 +1,155 @@
+// Package webhooks holds Tollgate's admission handlers: pod mutation, and
+// validation of pods, workload templates, NodePools and ACK resources. Each
+// handler decodes the request, hands it to the shared review path, and turns
+// the result into an AdmissionResponse: denials, warnings, audit annotations
+// and metrics.
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/review"
+)
+
+// Validator is the /validate webhook.
+type Validator struct {
+	Reviewer *review.Reviewer
+	Metrics  *Metrics
+}
+
+var _ admission.Handler = (*Validator)(nil)
+
+// Handle validates one admission request.
+func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	resp := v.handle(ctx, req)
+	v.Metrics.Duration.WithLabelValues("validate").Observe(time.Since(start).Seconds())
+	v.Metrics.Requests.WithLabelValues("validate", outcome(resp)).Inc()
+	return resp
+}
+
+func (v *Validator) handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("operation " + string(req.Operation) + " is not reviewed")
+	}
+	o, err := decodeObject(req)
+	if errors.Is(err, objects.ErrUnknownKind) {
+		return admission.Allowed("kind " + req.Kind.Kind + " is not reviewed")
+	}
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	var old *objects.Object
+	if req.Operation == admissionv1.Update {
+		if old, err = decodeOld(req); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		if !updateReviewed(req, o, old) {
+			return admission.Allowed("update does not change what Tollgate reviews")
+		}
+	}
+	res, err := v.Reviewer.Review(ctx, &review.Request{
+		Object:    o,
+		OldObject: old,
+		Operation: string(req.Operation),
+		User:      req.UserInfo,
+	})
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reviewing %s: %w", o.Ref(), err))
+	}
+	for _, viol := range res.Violations {
+		v.Metrics.Decisions.WithLabelValues(viol.Policy, string(viol.Action)).Inc()
+	}
+	return toResponse(res)
+}
+
+// toResponse turns a review result into an admission response.
+func toResponse(res *review.Result) admission.Response {
+	var resp admission.Response
+	if res.Allowed {
+		resp = admission.Allowed("")
+	} else {
+		var parts []string
+		for _, d := range res.Denied() {
+			parts = append(parts, d.Policy+": "+d.Message)
+		}
+		resp = admission.Denied(fmt.Sprintf("Tollgate denied %s: %s", res.Object, strings.Join(parts, "; ")))
+	}
+	if len(res.Warnings) > 0 {
+		resp = resp.WithWarnings(res.Warnings...)
+	}
+	if len(res.AuditAnnotations) > 0 {
+		resp.AuditAnnotations = res.AuditAnnotations
+	}
+	return resp
+}
+
+func outcome(r admission.Response) string {
+	switch {
+	case r.Result != nil && r.Result.Code >= 500:
+		return "error"
+	case r.Result != nil && r.Result.Code == http.StatusBadRequest:
+		return "bad_request"
+	case !r.Allowed:
+		return "denied"
+	case len(r.Patches) > 0:
+		return "mutated"
+	}
+	return "allowed"
+}
+
+// decodeObject decodes the request's object. Objects created through a
+// namespaced URL may omit metadata.namespace; the request carries it.
+func decodeObject(req admission.Request) (*objects.Object, error) {
+	o, err := objects.Decode(req.Object.Raw, false)
+	if err != nil {
+		if errors.Is(err, objects.ErrUnknownKind) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("decoding %s %s/%s: %w", req.Kind.Kind, req.Namespace, req.Name, err)
+	}
+	if o.Namespace == "" {
+		o.Namespace = req.Namespace
+	}
+	if o.Name == "" {
+		o.Name = req.Name
+	}
+	return o, nil
+}
+
+func decodeOld(req admission.Request) (*objects.Object, error) {
+	if len(req.OldObject.Raw) == 0 {
+		return nil, fmt.Errorf("update of %s %s/%s without oldObject", req.Kind.Kind, req.Namespace, req.Name)
+	}
+	o, err := objects.Decode(req.OldObject.Raw, false)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the old %s %s/%s: %w", req.Kind.Kind, req.Namespace, req.Name, err)
+	}
+	return o, nil
+}
+
+// updateReviewed decides whether an UPDATE is worth a review: a pod only
+// when ephemeral containers are added (kubectl debug), as Pod Security
+// Admission does; a workload when its pod template changed; NodePools and
+// ACK resources always.
+func updateReviewed(req admission.Request, o, old *objects.Object) bool {
+	if p := o.Pod(); p != nil {
+		op := old.Pod()
+		return op == nil || req.SubResource == "ephemeralcontainers" || len(p.Spec.EphemeralContainers) > len(op.Spec.EphemeralContainers)
+	}
+	if t, _ := o.Template(); t != nil {
+		ot, _ := old.Template()
+		return ot == nil || !equality.Semantic.DeepEqual(t, ot)
+	}
+	return true
+}
