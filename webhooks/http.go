@@ -10,8 +10,8 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	kjson "sigs.k8s.io/json"
 )
 
 // MaxBodyBytes bounds an AdmissionReview body. The API server sends at most
