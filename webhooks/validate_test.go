@@ -60,7 +60,7 @@ func newValidator(t testing.TB) *Validator {
 		for _, d := range docs {
 			st.Add(d.Object)
 		}
-		testReviewer, reviewerErr = wiring.NewReviewer(engine.NewHolder(e), cfg, st)
+		testReviewer, reviewerErr = wiring.NewReviewer(engine.NewHolder(e), cfg, st, wiring.Deps{})
 	})
 	if reviewerErr != nil {
 		t.Fatal(reviewerErr)

@@ -44,6 +44,13 @@ type Config struct {
 	// Params are passed to policies as data.tollgate.params, merged over the
 	// bundle's defaults in rego/data.json.
 	Params map[string]any `json:"params,omitempty"`
+	// Mutators configures the pod mutators (mutators.go).
+	Mutators Mutators `json:"mutators"`
+	// Validators configures the state the quota, spot and nodepool
+	// policies read (validators.go).
+	Validators Validators `json:"validators"`
+	// IAM configures how IAM policy documents are fetched (iam.go).
+	IAM IAM `json:"iam"`
 	// ReleaseNamespace is where Tollgate runs; it is always exempt.
 	ReleaseNamespace string `json:"releaseNamespace,omitempty"`
 }
@@ -74,6 +81,9 @@ func Default() *Config {
 		Exemptions: Exemptions{
 			Namespaces: []string{"kube-system", "kube-node-lease", "gpu-operator", "tollgate-system"},
 		},
+		Mutators:   defaultMutators(),
+		Validators: defaultValidators(),
+		IAM:        defaultIAM(),
 	}
 }
 

@@ -60,9 +60,18 @@ func NewEngine(ctx context.Context, cfg *config.Config, bundles []string) (*engi
 
 // NewReviewer builds the review path over the given cluster state with
 // Tollgate's mutators and state gatherers.
-func NewReviewer(engines *engine.Holder, cfg *config.Config, st state.Reader, opts ...review.Option) (*review.Reviewer, error) {
+func NewReviewer(engines *engine.Holder, cfg *config.Config, st state.Reader, deps Deps, opts ...review.Option) (*review.Reviewer, error) {
 	if engines == nil || engines.Load() == nil {
 		return nil, errors.New("no policy engine")
 	}
+	chain, err := mutatorChain(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	if chain != nil {
+		opts = append(opts, review.WithMutator(chain))
+	}
+	opts = append(opts, review.WithGatherers(stateGatherers(cfg, deps)...))
+	opts = append(opts, review.WithGatherers(iamGatherers(cfg, deps)...))
 	return review.New(engines, cfg, st, opts...)
 }

@@ -73,7 +73,7 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 					st.Add(d.Object)
 				}
 			}
-			r, err := wiring.NewReviewer(engine.NewHolder(e), cfg, st)
+			r, err := wiring.NewReviewer(engine.NewHolder(e), cfg, st, wiring.Deps{})
 			if err != nil {
 				return err
 			}

@@ -150,7 +150,7 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	}
 
 	holder := engine.NewHolder(e)
-	reviewer, err := wiring.NewReviewer(holder, cfg, &state.Cached{Reader: mgr.GetCache()})
+	reviewer, err := wiring.NewReviewer(holder, cfg, &state.Cached{Reader: mgr.GetCache()}, wiring.Deps{})
 	if err != nil {
 		return err
 	}
