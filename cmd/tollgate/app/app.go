@@ -90,6 +90,7 @@ reports (audit) and policy unit tests (test).`,
 	root.SetErr(s.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
+		NewDemoCommand(s),
 		NewEvalCommand(s),
 		NewServeCommand(s),
 		NewPoliciesCommand(s),

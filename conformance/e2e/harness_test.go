@@ -1,0 +1,303 @@
+//go:build e2e
+
+// Package e2e runs Tollgate against a real kube-apiserver and etcd (built
+// from Go modules by scripts/controlplane.sh): the API server itself calls
+// the webhooks over TLS, with the webhook configurations Tollgate ships.
+// Run it with `go test -tags e2e ./conformance/e2e/`.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tollgate-dev/tollgate/internal/controlplane"
+	"github.com/tollgate-dev/tollgate/internal/webhookconfig"
+)
+
+// env is the shared control plane and Tollgate process of the suite.
+var env struct {
+	cp        *controlplane.ControlPlane
+	bin       string
+	cs        *kubernetes.Clientset
+	tollgate  *tollgate
+	auditLog  string
+	configDir string
+}
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return 1, err
+	}
+	if _, err := controlplane.Ensure(os.Stderr); err != nil {
+		return 1, err
+	}
+	work, err := os.MkdirTemp("", "tollgate-e2e-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(work)
+	env.configDir = work
+	env.auditLog = filepath.Join(work, "audit.log")
+	policy := filepath.Join(work, "audit-policy.yaml")
+	if err := os.WriteFile(policy, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  resources: [{group: \"\", resources: [pods]}]\n"), 0o644); err != nil {
+		return 1, err
+	}
+	crds, _ := filepath.Glob(filepath.Join(root, "conformance", "crds", "*.yaml"))
+	start := time.Now()
+	cp, err := controlplane.Start(controlplane.Options{
+		CRDPaths: crds,
+		ExtraAPIServerFlags: map[string]string{
+			"audit-policy-file": policy,
+			"audit-log-path":    env.auditLog,
+			"audit-log-mode":    "blocking",
+			"audit-log-format":  "json",
+		},
+	})
+	if err != nil {
+		return 1, err
+	}
+	defer cp.Stop()
+	fmt.Fprintf(os.Stderr, "e2e: control plane up in %s\n", time.Since(start).Round(time.Millisecond))
+	env.cp = cp
+	if env.cs, err = kubernetes.NewForConfig(cp.Config); err != nil {
+		return 1, err
+	}
+	env.bin = filepath.Join(work, "tollgate")
+	build := exec.Command("go", "build", "-o", env.bin, "./cmd/tollgate")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return 1, fmt.Errorf("building tollgate: %w", err)
+	}
+	if env.tollgate, err = startTollgate(); err != nil {
+		return 1, err
+	}
+	defer func() { env.tollgate.stop() }()
+	if err := installWebhooks(admissionregistrationv1.Fail); err != nil {
+		return 1, err
+	}
+	return m.Run(), nil
+}
+
+// tollgate is a running `tollgate serve` process.
+type tollgate struct {
+	cmd   *exec.Cmd
+	out   *syncBuffer
+	probe string
+	done  chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startTollgate runs the built binary as production does and waits until
+// it is ready.
+func startTollgate() (*tollgate, error) {
+	probe := freeAddr()
+	cfg := filepath.Join(env.configDir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("releaseNamespace: tollgate-system\n"), 0o644); err != nil {
+		return nil, err
+	}
+	t := &tollgate{out: &syncBuffer{}, probe: probe, done: make(chan struct{})}
+	t.cmd = exec.Command(env.bin, "serve",
+		"--kubeconfig", env.cp.Kubeconfig,
+		"--config", cfg,
+		"--cert-dir", env.cp.WebhookCertDir,
+		"--host", "127.0.0.1",
+		"--port", fmt.Sprint(env.cp.WebhookPort),
+		"--metrics-bind-address", freeAddr(),
+		"--health-probe-bind-address", probe,
+	)
+	t.cmd.Stdout, t.cmd.Stderr = t.out, t.out
+	if err := t.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = t.cmd.Wait(); close(t.done) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-t.done:
+			return nil, fmt.Errorf("tollgate serve exited:\n%s", t.out.String())
+		default:
+		}
+		resp, err := http.Get("http://" + probe + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return t, nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.stop()
+	return nil, fmt.Errorf("tollgate serve not ready within 60s:\n%s", t.out.String())
+}
+
+func (t *tollgate) stop() {
+	if t == nil || t.cmd.Process == nil {
+		return
+	}
+	_ = t.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-t.done:
+	case <-time.After(15 * time.Second):
+		_ = t.cmd.Process.Kill()
+		<-t.done
+	}
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// installWebhooks creates (or replaces) the webhook configurations exactly
+// as Tollgate ships them, pointed at the local webhook server.
+func installWebhooks(fp admissionregistrationv1.FailurePolicyType) error {
+	o := webhookconfig.Defaults()
+	o.URL = fmt.Sprintf("https://127.0.0.1:%d", env.cp.WebhookPort)
+	o.CABundle = env.cp.WebhookCA
+	o.ValidatingFailurePolicy = fp
+	ctx := context.Background()
+	ar := env.cs.AdmissionregistrationV1()
+	v := webhookconfig.Validating(o)
+	_ = ar.ValidatingWebhookConfigurations().Delete(ctx, v.Name, metav1.DeleteOptions{})
+	if _, err := ar.ValidatingWebhookConfigurations().Create(ctx, v, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating the validating webhook configuration: %w", err)
+	}
+	mw := webhookconfig.Mutating(o)
+	_ = ar.MutatingWebhookConfigurations().Delete(ctx, mw.Name, metav1.DeleteOptions{})
+	if _, err := ar.MutatingWebhookConfigurations().Create(ctx, mw, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating the mutating webhook configuration: %w", err)
+	}
+	// The API server watches webhook configurations; wait until a probe
+	// pod in a fresh namespace is refused, which proves the new
+	// configuration is in effect.
+	return waitFor(30*time.Second, func() error {
+		if fp == admissionregistrationv1.Ignore {
+			time.Sleep(2 * time.Second)
+			return nil
+		}
+		ns := namespace(nil)
+		_, err := env.cs.CoreV1().Pods(ns).Create(ctx, privilegedPod("probe"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil {
+			return fmt.Errorf("webhook not active yet")
+		}
+		return nil
+	})
+}
+
+func waitFor(d time.Duration, f func() error) error {
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return err
+}
+
+var nsCounter struct {
+	sync.Mutex
+	n int
+}
+
+// namespace creates a fresh namespace with the given labels.
+func namespace(labels map[string]string) string {
+	nsCounter.Lock()
+	nsCounter.n++
+	name := fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano()%100000, nsCounter.n)
+	nsCounter.Unlock()
+	_, err := env.cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		panic(err)
+	}
+	return name
+}
+
+// warnings collects the warnings the API server returns to a client.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, msg)
+}
+
+func (w *warnings) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.msgs, "\n")
+}
+
+// clientWithWarnings returns a clientset whose warnings are recorded.
+func clientWithWarnings(t *testing.T) (*kubernetes.Clientset, *warnings) {
+	t.Helper()
+	w := &warnings{}
+	cfg := rest.CopyConfig(env.cp.Config)
+	cfg.WarningHandler = w
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs, w
+}
+
+// decode reads a manifest into obj.
+func decode(t *testing.T, manifest string, obj any) {
+	t.Helper()
+	if err := yaml.UnmarshalStrict([]byte(manifest), obj); err != nil {
+		t.Fatalf("test manifest: %v", err)
+	}
+}

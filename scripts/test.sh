@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, Rego unit tests, the Pod Security Standards
+# conformance suites, and the end-to-end suite against a real kube-apiserver
+# and etcd (built on first use by scripts/controlplane.sh, about 5 minutes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools="${TOLLGATE_TOOLS_DIR:-$PWD/bin}"
+
+scripts/tools.sh
+scripts/controlplane.sh
+
+echo "== go test ./... (unit, Rego, conformance)"
+go test ./...
+
+echo "== Rego unit tests (opa test)"
+"$tools/opa" test rego/
+
+echo "== end-to-end suite against a real kube-apiserver"
+go test -tags e2e -count=1 ./internal/controlplane/ ./conformance/e2e/
