@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
@@ -98,7 +99,15 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	if err := yaml.UnmarshalStrict(b, c); err != nil {
+	j, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	strictErrs, err := kjson.UnmarshalStrict(j, c)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := errors.Join(strictErrs...); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	if err := c.Validate(); err != nil {
