@@ -90,7 +90,6 @@ func reviewPod(t *testing.T, r *review.Reviewer, ns string, user authenticationv
 	return res
 }
 
-
 // actions returns policy -> action of the result's violations.
 func actions(res *review.Result) map[string]engine.Action {
 	m := map[string]engine.Action{}
