@@ -27,7 +27,7 @@ else
   [ -e "$out/kube-apiserver" ] && echo "kube-apiserver in $out is missing or not $k8s_version: rebuilding"
   echo "building kube-apiserver $k8s_version from Go modules (first run: about 4-5 minutes, 2.4 GB of memory)..."
   start=$(date +%s)
-  go -C "$toolmod" build -trimpath \
+  go -C "$toolmod" build \
     -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean" \
     -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
   echo "built kube-apiserver in $(( $(date +%s) - start ))s"
@@ -40,7 +40,7 @@ else
   [ -e "$out/etcd" ] && echo "etcd in $out is missing or not $etcd_version: rebuilding"
   echo "building etcd $etcd_version from Go modules..."
   start=$(date +%s)
-  go -C "$toolmod" build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+  go -C "$toolmod" build -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
   echo "built etcd in $(( $(date +%s) - start ))s"
   have_etcd || { echo "error: the built etcd does not report $etcd_version" >&2; exit 1; }
 fi

@@ -132,24 +132,29 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startTollgate runs the built binary as production does and waits until
-// it is ready.
+// startTollgate runs the built binary as production does, serving the key
+// pair envtest generated, and waits until it is ready.
 func startTollgate() (*tollgate, error) {
+	return startTollgateWith("--cert-dir", env.cp.WebhookCertDir, "--port", fmt.Sprint(env.cp.WebhookPort))
+}
+
+// startTollgateWith runs `tollgate serve` with extra flags.
+func startTollgateWith(extra ...string) (*tollgate, error) {
 	probe := freeAddr()
 	cfg := filepath.Join(env.configDir, "config.yaml")
 	if err := os.WriteFile(cfg, []byte("releaseNamespace: tollgate-system\n"), 0o644); err != nil {
 		return nil, err
 	}
 	t := &tollgate{out: &syncBuffer{}, probe: probe, done: make(chan struct{})}
-	t.cmd = exec.Command(env.bin, "serve",
+	args := append([]string{"serve",
 		"--kubeconfig", env.cp.Kubeconfig,
 		"--config", cfg,
-		"--cert-dir", env.cp.WebhookCertDir,
 		"--host", "127.0.0.1",
-		"--port", fmt.Sprint(env.cp.WebhookPort),
 		"--metrics-bind-address", freeAddr(),
 		"--health-probe-bind-address", probe,
-	)
+		"--release-namespace", "tollgate-system",
+	}, extra...)
+	t.cmd = exec.Command(env.bin, args...)
 	t.cmd.Stdout, t.cmd.Stderr = t.out, t.out
 	if err := t.cmd.Start(); err != nil {
 		return nil, err
@@ -200,9 +205,13 @@ func freeAddr() string {
 // installWebhooks creates (or replaces) the webhook configurations exactly
 // as Tollgate ships them, pointed at the local webhook server.
 func installWebhooks(fp admissionregistrationv1.FailurePolicyType) error {
+	return installWebhooksAt(env.cp.WebhookPort, env.cp.WebhookCA, fp)
+}
+
+func installWebhooksAt(port int, ca []byte, fp admissionregistrationv1.FailurePolicyType) error {
 	o := webhookconfig.Defaults()
-	o.URL = fmt.Sprintf("https://127.0.0.1:%d", env.cp.WebhookPort)
-	o.CABundle = env.cp.WebhookCA
+	o.URL = fmt.Sprintf("https://127.0.0.1:%d", port)
+	o.CABundle = ca
 	o.ValidatingFailurePolicy = fp
 	ctx := context.Background()
 	ar := env.cs.AdmissionregistrationV1()

@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +29,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/tollgate-dev/tollgate/certs"
 	"github.com/tollgate-dev/tollgate/internal/engine"
 	"github.com/tollgate-dev/tollgate/internal/state"
 	"github.com/tollgate-dev/tollgate/internal/wiring"
@@ -44,6 +47,22 @@ type serveOptions struct {
 	probeAddr        string
 	releaseNamespace string
 	development      bool
+	leaderElect      bool
+	certs            certOptions
+}
+
+// certOptions choose where the serving key pair comes from.
+type certOptions struct {
+	// mode is "files" (a mounted key pair, e.g. written by cert-manager)
+	// or "self-signed" (Tollgate keeps a CA and key pair in a Secret).
+	mode              string
+	secretName        string
+	webhookConfigName string
+	dnsNames          []string
+	ips               []string
+	caLifetime        time.Duration
+	certLifetime      time.Duration
+	interval          time.Duration
 }
 
 // NewServeCommand runs the admission webhooks.
@@ -71,6 +90,15 @@ func NewServeCommand(s IOStreams) *cobra.Command {
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "health and readiness probe address")
 	f.StringVar(&o.releaseNamespace, "release-namespace", os.Getenv("POD_NAMESPACE"), "namespace Tollgate runs in; always exempt")
 	f.BoolVar(&o.development, "development", false, "human-readable debug logs")
+	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader among replicas for work only one should do (certificate rotation, background audit)")
+	f.StringVar(&o.certs.mode, "cert-mode", "files", "files: serve the key pair mounted in --cert-dir (cert-manager); self-signed: keep a CA and key pair in a Secret and rotate them")
+	f.StringVar(&o.certs.secretName, "cert-secret", "tollgate-webhook-tls", "self-signed: the Secret (in the release namespace) that holds the CA and key pair")
+	f.StringVar(&o.certs.webhookConfigName, "webhook-config-name", "tollgate", "self-signed: the webhook configurations whose caBundle Tollgate writes")
+	f.StringSliceVar(&o.certs.dnsNames, "cert-dns-names", nil, "self-signed: DNS names of the serving certificate (default: the Service's names)")
+	f.StringSliceVar(&o.certs.ips, "cert-ip-sans", nil, "self-signed: IP addresses of the serving certificate")
+	f.DurationVar(&o.certs.caLifetime, "ca-lifetime", 365*24*time.Hour, "self-signed: CA lifetime; a new CA is trusted with a third of it left")
+	f.DurationVar(&o.certs.certLifetime, "cert-lifetime", 90*24*time.Hour, "self-signed: serving certificate lifetime; renewed with a third of it left")
+	f.DurationVar(&o.certs.interval, "cert-check-interval", time.Minute, "self-signed: how often certificates are checked")
 	return cmd
 }
 
@@ -121,8 +149,24 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	if err != nil {
 		return usageError(fmt.Errorf("kubeconfig: %w", err))
 	}
+	if o.certs.mode != "files" && o.certs.mode != "self-signed" {
+		return usageError(fmt.Errorf("--cert-mode %q: want files or self-signed", o.certs.mode))
+	}
+	if o.certs.mode == "files" {
+		cert, err := certs.CheckCertDir(o.certDir, "tls.crt", "tls.key", time.Now())
+		if err != nil {
+			return usageError(err)
+		}
+		log.Info("serving certificate", "subject", cert.Subject.String(), "notAfter", cert.NotAfter)
+	}
 	mgr, err := ctrl.NewManager(rc, ctrl.Options{
-		Scheme:                 Scheme(),
+		Scheme:                  Scheme(),
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        "tollgate-leader",
+		LeaderElectionNamespace: o.releaseNamespace,
+		// Leadership is given up on shutdown so that another replica
+		// takes over rotation at once.
+		LeaderElectionReleaseOnCancel: true,
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress: o.probeAddr,
 		WebhookServer: webhook.NewServer(webhook.Options{
@@ -146,6 +190,12 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	for _, obj := range []client.Object{&corev1.Namespace{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{}, &policyv1.PodDisruptionBudget{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
 			return fmt.Errorf("starting the %T informer: %w", obj, err)
+		}
+	}
+
+	if o.certs.mode == "self-signed" {
+		if err := setupSelfSigned(ctx, rc, mgr, o, log); err != nil {
+			return err
 		}
 	}
 
@@ -186,4 +236,53 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	}()
 	log.Info("serving", "policies", len(e.Policies()), "port", o.port, "certDir", o.certDir)
 	return mgr.Start(ctx)
+}
+
+// setupSelfSigned writes a usable key pair into the certificate directory
+// before the webhook server starts, and adds the rotator (leader only) and
+// the syncer (every replica).
+func setupSelfSigned(ctx context.Context, rc *rest.Config, mgr ctrl.Manager, o serveOptions, log logr.Logger) error {
+	if o.releaseNamespace == "" {
+		return usageError(errors.New("--cert-mode self-signed needs --release-namespace (or POD_NAMESPACE)"))
+	}
+	direct, err := client.New(rc, client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		return err
+	}
+	dns := o.certs.dnsNames
+	if len(dns) == 0 {
+		svc := o.certs.webhookConfigName
+		dns = []string{svc + "." + o.releaseNamespace + ".svc", svc + "." + o.releaseNamespace + ".svc.cluster.local"}
+	}
+	var ips []net.IP
+	for _, s := range o.certs.ips {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return usageError(fmt.Errorf("--cert-ip-sans: %q is not an IP address", s))
+		}
+		ips = append(ips, ip)
+	}
+	if err := os.MkdirAll(o.certDir, 0o700); err != nil {
+		return err
+	}
+	cm := &certs.Manager{
+		Client:   direct,
+		Recorder: mgr.GetEventRecorderFor("tollgate"),
+		Log:      log.WithName("certs"),
+		Opts: certs.Options{
+			Namespace: o.releaseNamespace, SecretName: o.certs.secretName, WebhookConfigName: o.certs.webhookConfigName,
+			DNSNames: dns, IPs: ips, CALifetime: o.certs.caLifetime, ServingLifetime: o.certs.certLifetime,
+			Interval: o.certs.interval, CertDir: o.certDir,
+		},
+	}
+	cm.Opts.Defaults()
+	bootCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := cm.Bootstrap(bootCtx); err != nil {
+		return fmt.Errorf("self-signed certificates: %w", err)
+	}
+	if err := mgr.Add(certs.Rotator{Manager: cm}); err != nil {
+		return err
+	}
+	return mgr.Add(certs.Syncer{Manager: cm})
 }
