@@ -409,4 +409,3 @@ func every(ctx context.Context, d time.Duration, f func()) error {
 		}
 	}
 }
-

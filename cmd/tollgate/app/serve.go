@@ -167,8 +167,8 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 		// Leadership is given up on shutdown so that another replica
 		// takes over rotation at once.
 		LeaderElectionReleaseOnCancel: true,
-		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
-		HealthProbeBindAddress: o.probeAddr,
+		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:        o.probeAddr,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host:    o.host,
 			Port:    o.port,
