@@ -15,5 +15,5 @@ go test ./...
 echo "== Rego unit tests (opa test)"
 "$tools/opa" test rego/
 
-echo "== end-to-end suite against a real kube-apiserver"
-go test -tags e2e -count=1 ./internal/controlplane/ ./conformance/e2e/
+echo "== chart checks and the end-to-end suite against a real kube-apiserver"
+go test -tags e2e -count=1 ./internal/controlplane/ ./conformance/chart/ ./conformance/e2e/

@@ -8,16 +8,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 dir="${TOLLGATE_TOOLS_DIR:-$root/bin}"
 mkdir -p "$dir"
 
-# name|module@version|version check (a string `<tool> version` prints)
+# name|module@version|version argument|what it prints|ldflags
 tools=(
-  "opa|github.com/open-policy-agent/opa@v1.22.3|Version: 1.22.3"
+  "opa|github.com/open-policy-agent/opa@v1.22.3|version|Version: 1.22.3|"
+  "helm|helm.sh/helm/v3/cmd/helm@v3.22.0|version|v3.22.0|-X helm.sh/helm/v3/internal/version.version=v3.22.0"
+  "kubeconform|github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0|-v|v0.8.0|-X main.version=v0.8.0"
 )
 
 for entry in "${tools[@]}"; do
-  IFS='|' read -r name module check <<<"$entry"
-  if [ -x "$dir/$name" ] && "$dir/$name" version 2>/dev/null | grep -q "$check"; then
+  IFS='|' read -r name module verarg check ldflags <<<"$entry"
+  if [ -x "$dir/$name" ] && "$dir/$name" "$verarg" 2>/dev/null | grep -q "$check"; then
     continue
   fi
   echo "installing $module into $dir"
-  GOBIN="$dir" go install "$module"
+  GOBIN="$dir" go install -ldflags "$ldflags" "$module"
 done

@@ -9,6 +9,8 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	chart "github.com/tollgate-dev/tollgate/charts/tollgate"
 )
 
 // Options are the settings an operator chooses (chart values).
@@ -143,32 +145,15 @@ func Mutating(o Options) *admissionregistrationv1.MutatingWebhookConfiguration {
 // MutatingMatchConditions send a pod to the mutating webhook only when a
 // mutator may change it: it requests an accelerator, names a MIG profile
 // (or its namespace does), may land on Spot capacity, or runs under a
-// ServiceAccount that may map to an IAM role.
+// ServiceAccount that may map to an IAM role. The expression lives in the
+// chart (files/mutating-match.cel) so both render the same.
 func MutatingMatchConditions(o Options) []admissionregistrationv1.MatchCondition {
 	sa := "true"
 	if !o.MutateAllServiceAccounts {
 		sa = "has(object.spec.serviceAccountName) && object.spec.serviceAccountName != 'default'"
 	}
-	return []admissionregistrationv1.MatchCondition{{
-		Name:       "needs-a-tollgate-mutator",
-		Expression: `(` + accelerators + `) || (` + migProfile + `) || (` + spot + `) || (` + sa + `)`,
-	}}
+	return []admissionregistrationv1.MatchCondition{{Name: "needs-a-tollgate-mutator", Expression: chart.MutatingMatchExpression(sa)}}
 }
-
-const accelerators = `object.spec.containers.exists(c, has(c.resources) && ` +
-	`((has(c.resources.limits) && c.resources.limits.exists(k, k.startsWith('nvidia.com/') || k.startsWith('aws.amazon.com/neuron'))) || ` +
-	`(has(c.resources.requests) && c.resources.requests.exists(k, k.startsWith('nvidia.com/') || k.startsWith('aws.amazon.com/neuron'))))) || ` +
-	`(has(object.spec.initContainers) && object.spec.initContainers.exists(c, has(c.resources) && ` +
-	`((has(c.resources.limits) && c.resources.limits.exists(k, k.startsWith('nvidia.com/') || k.startsWith('aws.amazon.com/neuron'))) || ` +
-	`(has(c.resources.requests) && c.resources.requests.exists(k, k.startsWith('nvidia.com/') || k.startsWith('aws.amazon.com/neuron'))))))`
-
-const migProfile = `(has(object.metadata.annotations) && 'tollgate.dev/mig-profile' in object.metadata.annotations) || ` +
-	`(has(namespaceObject.metadata.annotations) && 'tollgate.dev/mig-profile' in namespaceObject.metadata.annotations)`
-
-const spot = `(has(object.spec.nodeSelector) && 'karpenter.sh/capacity-type' in object.spec.nodeSelector) || ` +
-	`(has(object.spec.affinity) && has(object.spec.affinity.nodeAffinity)) || ` +
-	`(has(object.spec.tolerations) && object.spec.tolerations.exists(t, (has(t.key) && t.key.contains('spot')) || (has(t.value) && t.value == 'spot'))) || ` +
-	`(has(namespaceObject.metadata.annotations) && 'tollgate.dev/capacity-type' in namespaceObject.metadata.annotations)`
 
 func labels() map[string]string {
 	return map[string]string{"app.kubernetes.io/name": "tollgate", "app.kubernetes.io/component": "admission"}
