@@ -138,8 +138,13 @@ func startTollgate() (*tollgate, error) {
 	return startTollgateWith("--cert-dir", env.cp.WebhookCertDir, "--port", fmt.Sprint(env.cp.WebhookPort))
 }
 
-// startTollgateWith runs `tollgate serve` with extra flags.
+// startTollgateWith runs `tollgate serve` with extra flags, as the admin.
 func startTollgateWith(extra ...string) (*tollgate, error) {
+	return startTollgateAs(env.cp.Kubeconfig, extra...)
+}
+
+// startTollgateAs runs `tollgate serve` with a kubeconfig (an identity).
+func startTollgateAs(kubeconfig string, extra ...string) (*tollgate, error) {
 	probe := freeAddr()
 	cfg := filepath.Join(env.configDir, "config.yaml")
 	if err := os.WriteFile(cfg, []byte("releaseNamespace: tollgate-system\n"), 0o644); err != nil {
@@ -147,7 +152,7 @@ func startTollgateWith(extra ...string) (*tollgate, error) {
 	}
 	t := &tollgate{out: &syncBuffer{}, probe: probe, done: make(chan struct{})}
 	args := append([]string{"serve",
-		"--kubeconfig", env.cp.Kubeconfig,
+		"--kubeconfig", kubeconfig,
 		"--config", cfg,
 		"--host", "127.0.0.1",
 		"--metrics-bind-address", freeAddr(),
