@@ -325,4 +325,3 @@ func installCertManagerCRDs(t *testing.T) {
 		}
 	}
 }
-
