@@ -12,6 +12,24 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Set securityContext.allowPrivilegeEscalation to false on every container, init container and ephemeral container.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: vllm-escalation
+#       namespace: ai-inference
+#     spec:
+#       securityContext:
+#         runAsNonRoot: true
+#         seccompProfile:
+#           type: RuntimeDefault
+#       containers:
+#       - name: vllm
+#         image: vllm/vllm-openai:v0.6.3
+#         securityContext:
+#           allowPrivilegeEscalation: true
+#           capabilities:
+#             drop: ["ALL"]
 #   pss:
 #     level: restricted
 #     since: "1.8"

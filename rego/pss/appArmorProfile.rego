@@ -13,6 +13,18 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Use appArmorProfile.type RuntimeDefault or Localhost, or leave it unset.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: unconfined
+#     spec:
+#       containers:
+#       - name: app
+#         image: python:3.12-slim
+#         securityContext:
+#           appArmorProfile:
+#             type: Unconfined
 #   pss:
 #     level: baseline
 #     since: "1.0"

@@ -14,6 +14,18 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Remove the added capabilities that are not in the default set, such as NET_RAW, SYS_ADMIN or IPC_LOCK.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: rdma-client
+#     spec:
+#       containers:
+#       - name: nccl-tests
+#         image: nvcr.io/nvidia/pytorch:24.08-py3
+#         securityContext:
+#           capabilities:
+#             add: ["IPC_LOCK", "SYS_ADMIN"]
 #   pss:
 #     level: baseline
 #     since: "1.0"

@@ -12,6 +12,24 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: 'Set securityContext.capabilities.drop: ["ALL"] on every container and add back only NET_BIND_SERVICE if the process binds a port below 1024.'
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: vllm-caps
+#       namespace: ai-inference
+#     spec:
+#       securityContext:
+#         runAsNonRoot: true
+#         seccompProfile:
+#           type: RuntimeDefault
+#       containers:
+#       - name: vllm
+#         image: vllm/vllm-openai:v0.6.3
+#         securityContext:
+#           allowPrivilegeEscalation: false
+#           capabilities:
+#             drop: ["NET_RAW"]
 #   pss:
 #     level: restricted
 #     since: "1.22"

@@ -10,6 +10,16 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Remove hostNetwork, hostPID and hostIPC from the pod spec. Expose the workload through a Service; inference servers do not need the host network.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: inference-hostnet
+#     spec:
+#       hostNetwork: true
+#       containers:
+#       - name: vllm
+#         image: vllm/vllm-openai:v0.6.3
 #   pss:
 #     level: baseline
 #     since: "1.0"

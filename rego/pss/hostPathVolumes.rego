@@ -10,6 +10,22 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Replace hostPath volumes with a persistentVolumeClaim, an emptyDir, or a CSI volume. Model weights belong on a PVC or an image volume, not on the node's disk.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: model-cache
+#     spec:
+#       containers:
+#       - name: vllm
+#         image: vllm/vllm-openai:v0.6.3
+#         volumeMounts:
+#         - name: models
+#           mountPath: /models
+#       volumes:
+#       - name: models
+#         hostPath:
+#           path: /mnt/models
 #   pss:
 #     level: baseline
 #     since: "1.0"

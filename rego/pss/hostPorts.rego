@@ -10,6 +10,18 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Remove hostPort from the container ports and expose the port through a Service.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: triton
+#     spec:
+#       containers:
+#       - name: triton
+#         image: nvcr.io/nvidia/tritonserver:24.08-py3
+#         ports:
+#         - containerPort: 8000
+#           hostPort: 8000
 #   pss:
 #     level: baseline
 #     since: "1.0"

@@ -12,6 +12,20 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Remove the host field from httpGet and tcpSocket probes and lifecycle handlers; the kubelet then uses the pod IP.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: probe-elsewhere
+#     spec:
+#       containers:
+#       - name: api
+#         image: nginx:1.27
+#         livenessProbe:
+#           httpGet:
+#             host: 169.254.169.254
+#             path: /latest/meta-data/
+#             port: 80
 #   pss:
 #     level: baseline
 #     since: "1.34"

@@ -12,6 +12,17 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Remove securityContext.privileged or set it to false. Grant the specific capability the workload needs instead; GPU access comes from the NVIDIA device plugin, not from privileged mode.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: gpu-debug
+#     spec:
+#       containers:
+#       - name: nvidia-smi
+#         image: nvidia/cuda:12.4.1-base-ubuntu22.04
+#         securityContext:
+#           privileged: true
 #   pss:
 #     level: baseline
 #     since: "1.0"

@@ -13,6 +13,17 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Remove securityContext.procMount or set it to Default, or run the pod in a user namespace (hostUsers false).
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: nested-runtime
+#     spec:
+#       containers:
+#       - name: builder
+#         image: quay.io/buildah/stable:v1.37
+#         securityContext:
+#           procMount: Unmasked
 #   pss:
 #     level: baseline
 #     since: "1.0"

@@ -11,6 +11,25 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Remove securityContext.procMount or set it to Default.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: vllm-procmount
+#       namespace: ai-inference
+#     spec:
+#       securityContext:
+#         runAsNonRoot: true
+#         seccompProfile:
+#           type: RuntimeDefault
+#       containers:
+#       - name: vllm
+#         image: vllm/vllm-openai:v0.6.3
+#         securityContext:
+#           allowPrivilegeEscalation: false
+#           capabilities:
+#             drop: ["ALL"]
+#           procMount: Unmasked
 #   pss:
 #     level: restricted
 #     since: "1.35"

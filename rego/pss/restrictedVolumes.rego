@@ -12,6 +12,29 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Use a persistentVolumeClaim (for example backed by the EBS, EFS or FSx for Lustre CSI driver) instead of an in-tree or hostPath volume.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: vllm-nfs
+#       namespace: ai-inference
+#     spec:
+#       securityContext:
+#         runAsNonRoot: true
+#         seccompProfile:
+#           type: RuntimeDefault
+#       containers:
+#       - name: vllm
+#         image: vllm/vllm-openai:v0.6.3
+#         securityContext:
+#           allowPrivilegeEscalation: false
+#           capabilities:
+#             drop: ["ALL"]
+#       volumes:
+#       - name: models
+#         nfs:
+#           server: fs-0123.efs.us-west-2.amazonaws.com
+#           path: /models
 #   pss:
 #     level: restricted
 #     since: "1.0"

@@ -11,6 +11,23 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: 'Set spec.securityContext.runAsNonRoot: true and run the image as a non-zero UID (runAsUser, or a USER in the image). CUDA and vLLM images run fine as a non-root user.'
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: vllm-root
+#       namespace: ai-inference
+#     spec:
+#       securityContext:
+#         seccompProfile:
+#           type: RuntimeDefault
+#       containers:
+#       - name: vllm
+#         image: vllm/vllm-openai:v0.6.3
+#         securityContext:
+#           allowPrivilegeEscalation: false
+#           capabilities:
+#             drop: ["ALL"]
 #   pss:
 #     level: restricted
 #     since: "1.0"

@@ -11,6 +11,25 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Set runAsUser to a non-zero UID (for example 1000) or remove it and rely on runAsNonRoot with a non-root image user.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: vllm-uid0
+#       namespace: ai-inference
+#     spec:
+#       securityContext:
+#         runAsNonRoot: true
+#         runAsUser: 0
+#         seccompProfile:
+#           type: RuntimeDefault
+#       containers:
+#       - name: vllm
+#         image: vllm/vllm-openai:v0.6.3
+#         securityContext:
+#           allowPrivilegeEscalation: false
+#           capabilities:
+#             drop: ["ALL"]
 #   pss:
 #     level: restricted
 #     since: "1.23"

@@ -12,6 +12,18 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Remove seLinuxOptions.user and .role, and use one of the allowed container types.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: selinux-super
+#     spec:
+#       securityContext:
+#         seLinuxOptions:
+#           type: spc_t
+#       containers:
+#       - name: app
+#         image: python:3.12-slim
 #   pss:
 #     level: baseline
 #     since: "1.0"

@@ -16,6 +16,18 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Set seccompProfile.type to RuntimeDefault (or Localhost with a profile) instead of Unconfined.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: no-seccomp
+#     spec:
+#       containers:
+#       - name: app
+#         image: python:3.12-slim
+#         securityContext:
+#           seccompProfile:
+#             type: Unconfined
 #   pss:
 #     level: baseline
 #     since: "1.0"

@@ -12,6 +12,22 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: 'Set spec.securityContext.seccompProfile.type: RuntimeDefault on the pod.'
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: vllm-no-seccomp
+#       namespace: ai-inference
+#     spec:
+#       securityContext:
+#         runAsNonRoot: true
+#       containers:
+#       - name: vllm
+#         image: vllm/vllm-openai:v0.6.3
+#         securityContext:
+#           allowPrivilegeEscalation: false
+#           capabilities:
+#             drop: ["ALL"]
 #   pss:
 #     level: restricted
 #     since: "1.19"

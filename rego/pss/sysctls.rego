@@ -18,6 +18,19 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Remove the unsafe sysctls; tune the node through its launch template or EC2NodeClass userData instead.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: tuned
+#     spec:
+#       securityContext:
+#         sysctls:
+#         - name: net.core.somaxconn
+#           value: "65535"
+#       containers:
+#       - name: api
+#         image: nginx:1.27
 #   pss:
 #     level: baseline
 #     since: "1.0"

@@ -11,6 +11,19 @@
 #   action: deny
 #   targets: [pod, template]
 #   remediation: Remove windowsOptions.hostProcess or set it to false.
+#   example: |-
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: node-agent
+#     spec:
+#       securityContext:
+#         windowsOptions:
+#           hostProcess: true
+#       hostNetwork: true
+#       containers:
+#       - name: agent
+#         image: mcr.microsoft.com/windows/nanoserver:ltsc2022
 #   pss:
 #     level: baseline
 #     since: "1.0"

@@ -94,6 +94,7 @@ reports (audit) and policy unit tests (test).`,
 		NewEvalCommand(s),
 		NewServeCommand(s),
 		NewPoliciesCommand(s),
+		NewTestCommand(s),
 		NewVersionCommand(s),
 	)
 	return root

@@ -3,11 +3,13 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/policydocs"
 )
 
 // NewPoliciesCommand lists the embedded and operator policies from their METADATA.
@@ -15,6 +17,7 @@ func NewPoliciesCommand(s IOStreams) *cobra.Command {
 	var (
 		pf     policyFlags
 		output string
+		docs   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "policies",
@@ -23,6 +26,14 @@ func NewPoliciesCommand(s IOStreams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, e, err := pf.load(cmd.Context())
 			if err != nil {
+				return err
+			}
+			if docs {
+				md, err := policydocs.Generate(cmd.Context(), e)
+				if err != nil {
+					return err
+				}
+				_, err = io.WriteString(s.Out, md)
 				return err
 			}
 			ps := e.Policies()
@@ -47,5 +58,6 @@ func NewPoliciesCommand(s IOStreams) *cobra.Command {
 	}
 	pf.add(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().BoolVar(&docs, "docs", false, "write the Markdown policy reference (docs/policies.md), with each example evaluated")
 	return cmd
 }

@@ -1,0 +1,175 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/spf13/cobra"
+	kjson "sigs.k8s.io/json"
+
+	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/policytest"
+	"github.com/tollgate-dev/tollgate/internal/review"
+	"github.com/tollgate-dev/tollgate/internal/state"
+	"github.com/tollgate-dev/tollgate/internal/wiring"
+)
+
+// NewTestCommand runs Rego unit tests and YAML policy test suites.
+func NewTestCommand(s IOStreams) *cobra.Command {
+	var (
+		pf       policyFlags
+		run      string
+		junit    string
+		coverage bool
+		verbose  bool
+		noRego   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "test [PATH...]",
+		Short: "Run the Rego unit tests of the bundles and the PolicyTest suites under PATH",
+		Long: `Run policy tests with the engine that runs in the cluster: the *_test.rego
+files of the embedded bundle and of every --bundle, and the YAML suites
+(apiVersion: tollgate.dev/v1alpha1, kind: PolicyTest) found under each PATH.
+Each case goes through the same review path as admission: mutation, then
+validation, against the suite's cluster state.
+
+Exit codes: 0 every test passed, 1 a test failed, 2 a suite is malformed
+(the message names the file and line).`,
+		RunE: func(cmd *cobra.Command, paths []string) error {
+			ctx := cmd.Context()
+			var filter *regexp.Regexp
+			if run != "" {
+				var err error
+				if filter, err = regexp.Compile(run); err != nil {
+					return usageError(fmt.Errorf("--run: %w", err))
+				}
+			}
+			cfg, e, err := pf.load(ctx)
+			if err != nil {
+				return err
+			}
+			// Load every suite before running any, so that a malformed one
+			// stops the run before output starts.
+			files, err := policytest.Find(paths)
+			if err != nil {
+				return usageError(err)
+			}
+			var suites []*policytest.Suite
+			for _, f := range files {
+				su, err := policytest.Load(f)
+				if err != nil {
+					return usageError(err)
+				}
+				suites = append(suites, su)
+			}
+			start := time.Now()
+			var total policytest.Totals
+			var caseResults []policytest.CaseResult
+			newReviewer := reviewerFactory(ctx, cfg, e, pf.bundles)
+			for _, su := range suites {
+				results, err := policytest.Run(ctx, su, newReviewer, filter)
+				if err != nil {
+					return usageError(err)
+				}
+				for _, r := range results {
+					policytest.WriteCase(s.Out, r)
+					if r.Passed() {
+						total.Passed++
+					} else {
+						total.Failed++
+					}
+				}
+				caseResults = append(caseResults, results...)
+			}
+			var regoResults []policytest.RegoResult
+			if !noRego {
+				regoFilter := ""
+				if run != "" {
+					regoFilter = run
+				}
+				var covs []policytest.Coverage
+				regoResults, covs, err = policytest.RunRego(ctx, e, regoFilter, coverage)
+				if err != nil {
+					return usageError(err)
+				}
+				rt := policytest.WriteRego(s.Out, regoResults, verbose)
+				total.Passed += rt.Passed
+				total.Failed += rt.Failed
+				total.Skipped += rt.Skipped
+				if coverage {
+					policytest.WriteCoverage(s.Out, covs)
+				}
+			}
+			if junit != "" {
+				if err := policytest.WriteJUnit(junit, caseResults, regoResults); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(s.Out, "%d passed, %d failed (%.2fs)\n", total.Passed, total.Failed, time.Since(start).Seconds())
+			if total.Failed > 0 {
+				return &ExitError{Code: ExitFindings}
+			}
+			return nil
+		},
+	}
+	pf.add(cmd.Flags())
+	cmd.Flags().StringVar(&run, "run", "", "run only the cases (suite/case) and Rego tests (package.rule) matching this regular expression")
+	cmd.Flags().StringVar(&junit, "junit", "", "write a JUnit XML report to this file")
+	cmd.Flags().BoolVar(&coverage, "coverage", false, "report Rego coverage per policy and per family")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every Rego test, not only failures")
+	cmd.Flags().BoolVar(&noRego, "no-rego", false, "run only the YAML suites")
+	return cmd
+}
+
+// reviewerFactory builds the reviewer of a suite: the command's engine and
+// configuration, or, when the suite overrides the configuration, both
+// rebuilt with the override merged in.
+func reviewerFactory(ctx context.Context, base *config.Config, e *engine.Engine, bundles []string) policytest.NewReviewer {
+	return func(st state.Reader, override map[string]any) (*review.Reviewer, error) {
+		cfg, eng := base, e
+		if len(override) > 0 {
+			merged, err := mergeConfig(base, override)
+			if err != nil {
+				return nil, err
+			}
+			if eng, err = wiring.NewEngine(ctx, merged, bundles); err != nil {
+				return nil, err
+			}
+			cfg = merged
+		}
+		return wiring.NewReviewer(engine.NewHolder(eng), cfg, st, wiring.Deps{})
+	}
+}
+
+// mergeConfig applies a suite's configuration override to the base, with
+// the configuration file's strict rules.
+func mergeConfig(base *config.Config, override map[string]any) (*config.Config, error) {
+	b, err := json.Marshal(base)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	if err := engine.MergeInto(doc, override); err != nil {
+		return nil, err
+	}
+	b, err = json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	out := &config.Config{}
+	strictErrs, err := kjson.UnmarshalStrict(b, out)
+	if err != nil {
+		return nil, err
+	}
+	if len(strictErrs) > 0 {
+		return nil, strictErrs[0]
+	}
+	return out, out.Validate()
+}

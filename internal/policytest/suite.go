@@ -1,0 +1,343 @@
+// Package policytest runs policy tests for `tollgate test`: the Rego unit
+// tests of the embedded and operator bundles (OPA's tester, with coverage),
+// and YAML suites (kind PolicyTest) whose cases go through the same review
+// path admission uses.
+package policytest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/tollgate-dev/tollgate/internal/manifest"
+)
+
+// Suite is one PolicyTest file.
+type Suite struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	// Config overrides the configuration for this suite (inline, the same
+	// keys as the configuration file: actions, pss, exemptions, params...).
+	Config map[string]any `yaml:"config"`
+	State  []Source       `yaml:"state"`
+	Cases  []Case         `yaml:"cases"`
+
+	// File is where the suite was read from.
+	File string `yaml:"-"`
+	// StateDocs are the loaded state objects.
+	StateDocs []manifest.Document `yaml:"-"`
+}
+
+// Source is a file (relative to the suite) or an inline object.
+type Source struct {
+	File   string         `yaml:"file"`
+	Object map[string]any `yaml:"object"`
+	Line   int            `yaml:"-"`
+}
+
+// Case is one object and what its review must give.
+type Case struct {
+	Name   string         `yaml:"name"`
+	File   string         `yaml:"file"`
+	Object map[string]any `yaml:"object"`
+	// Operation is CREATE (default) or UPDATE.
+	Operation string `yaml:"operation"`
+	// User is the requesting user (for exemptions by user or annotation).
+	User *struct {
+		Username string   `yaml:"username"`
+		Groups   []string `yaml:"groups"`
+	} `yaml:"user"`
+	Expect Expect `yaml:"expect"`
+
+	Line int                `yaml:"-"`
+	Doc  *manifest.Document `yaml:"-"`
+}
+
+// Expect is what a case checks. Every field is optional.
+type Expect struct {
+	Allowed *bool `yaml:"allowed"`
+	// Violations is the exact set of policy ids.
+	Violations *[]string `yaml:"violations"`
+	// Includes and Excludes are policy id globs ("pss.*") that must be
+	// present or absent.
+	Includes []string `yaml:"includes"`
+	Excludes []string `yaml:"excludes"`
+	// Messages and Warnings are regular expressions; each must match some
+	// violation message or admission warning.
+	Messages []string `yaml:"messages"`
+	Warnings []string `yaml:"warnings"`
+	// Mutated is a partial object the mutated object must contain.
+	Mutated map[string]any `yaml:"mutated"`
+	// Patch is the exact number of JSON patch operations, when set.
+	Patch *int `yaml:"patch"`
+}
+
+// Error is a malformed suite, with where it is malformed.
+type Error struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Find returns the PolicyTest files under the paths (files or directories,
+// recursively), in lexical order. Other YAML files are case and state
+// files, not suites.
+func Find(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			ext := filepath.Ext(path)
+			if d.IsDir() || (ext != ".yaml" && ext != ".yml") {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if isSuite(b) {
+				out = append(out, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func isSuite(b []byte) bool {
+	var head struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+	}
+	return yaml.Unmarshal(b, &head) == nil && head.Kind == "PolicyTest" && strings.HasPrefix(head.APIVersion, "tollgate.dev/")
+}
+
+// Load parses and checks a suite, and loads its state and case objects.
+// Unknown keys, wrong types and missing files are errors with a line.
+func Load(file string) (*Suite, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, &Error{File: file, Err: err}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, &Error{File: file, Err: err}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var s Suite
+	if err := dec.Decode(&s); err != nil {
+		return nil, decodeError(file, err)
+	}
+	s.File = file
+	fail := func(line int, format string, args ...any) error {
+		return &Error{File: file, Line: line, Err: fmt.Errorf(format, args...)}
+	}
+	if s.APIVersion != "tollgate.dev/v1alpha1" || s.Kind != "PolicyTest" {
+		return nil, fail(1, "apiVersion %q kind %q: want tollgate.dev/v1alpha1 PolicyTest", s.APIVersion, s.Kind)
+	}
+	if s.Metadata.Name == "" {
+		return nil, fail(line(&root, "metadata"), "metadata.name is missing")
+	}
+	if len(s.Cases) == 0 {
+		return nil, fail(line(&root, "cases"), "no cases")
+	}
+	dir := filepath.Dir(file)
+	stateLines := itemLines(&root, "state")
+	for i := range s.State {
+		src := &s.State[i]
+		src.Line = at(stateLines, i)
+		docs, err := loadSource(dir, src.File, src.Object)
+		if err != nil {
+			return nil, fail(src.Line, "state[%d]: %v", i, err)
+		}
+		for _, d := range docs {
+			if d.Skipped {
+				return nil, fail(src.Line, "state[%d]: %s is not a kind Tollgate reads", i, d.Object.Ref())
+			}
+		}
+		s.StateDocs = append(s.StateDocs, docs...)
+	}
+	caseLines := itemLines(&root, "cases")
+	names := map[string]bool{}
+	for i := range s.Cases {
+		c := &s.Cases[i]
+		c.Line = at(caseLines, i)
+		if c.Name == "" {
+			return nil, fail(c.Line, "cases[%d]: name is missing", i)
+		}
+		if names[c.Name] {
+			return nil, fail(c.Line, "cases[%d]: duplicate case name %q", i, c.Name)
+		}
+		names[c.Name] = true
+		if (c.File == "") == (c.Object == nil) {
+			return nil, fail(c.Line, "case %q: give exactly one of file and object", c.Name)
+		}
+		switch c.Operation {
+		case "":
+			c.Operation = "CREATE"
+		case "CREATE", "UPDATE":
+		default:
+			return nil, fail(c.Line, "case %q: operation %q: want CREATE or UPDATE", c.Name, c.Operation)
+		}
+		docs, err := loadSource(dir, c.File, c.Object)
+		if err != nil {
+			return nil, fail(c.Line, "case %q: %v", c.Name, err)
+		}
+		if len(docs) != 1 {
+			return nil, fail(c.Line, "case %q: %d objects; a case reviews exactly one", c.Name, len(docs))
+		}
+		if docs[0].Skipped {
+			return nil, fail(c.Line, "case %q: %s is not a kind Tollgate reviews", c.Name, docs[0].Object.Ref())
+		}
+		c.Doc = &docs[0]
+		if err := c.Expect.check(); err != nil {
+			return nil, fail(c.Line, "case %q: expect: %v", c.Name, err)
+		}
+	}
+	return &s, nil
+}
+
+func (e *Expect) check() error {
+	for _, g := range append(append([]string{}, e.Includes...), e.Excludes...) {
+		if _, err := filepath.Match(g, ""); err != nil {
+			return fmt.Errorf("glob %q: %w", g, err)
+		}
+	}
+	for _, re := range append(append([]string{}, e.Messages...), e.Warnings...) {
+		if _, err := compile(re); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadSource reads a file relative to the suite, or an inline object.
+func loadSource(dir, file string, obj map[string]any) ([]manifest.Document, error) {
+	if file != "" {
+		p := file
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return manifest.Load([]string{p}, manifest.Options{Strict: true})
+	}
+	if obj == nil {
+		return nil, errors.New("give file or object")
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	y, err := sigsyaml.JSONToYAML(b)
+	if err != nil {
+		return nil, err
+	}
+	docs, errs := manifest.Parse("inline object", y, true)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return docs, nil
+}
+
+// typeErrLine matches the "line N: message" entries of a YAML type error.
+var typeErrLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// decodeError names the line of the first decoding problem.
+func decodeError(file string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		if m := typeErrLine.FindStringSubmatch(te.Errors[0]); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			msg := m[2]
+			if len(te.Errors) > 1 {
+				msg += fmt.Sprintf(" (and %d more)", len(te.Errors)-1)
+			}
+			return &Error{File: file, Line: n, Err: errors.New(msg)}
+		}
+	}
+	return &Error{File: file, Err: err}
+}
+
+// line returns the line of a top-level key.
+func line(root *yaml.Node, key string) int {
+	if n := child(root, key); n != nil {
+		return n.Line
+	}
+	return 0
+}
+
+func child(root *yaml.Node, key string) *yaml.Node {
+	m := root
+	if m.Kind == yaml.DocumentNode && len(m.Content) > 0 {
+		m = m.Content[0]
+	}
+	if m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// itemLines returns the line of each item of a top-level sequence.
+func itemLines(root *yaml.Node, key string) []int {
+	n := child(root, key)
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	out := make([]int, len(n.Content))
+	for i, it := range n.Content {
+		out[i] = it.Line
+	}
+	return out
+}
+
+func at(lines []int, i int) int {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return 0
+}
