@@ -10,4 +10,8 @@ import "embed"
 // FS is the embedded bundle.
 //
 //go:embed data.json lib pss
+//go:embed gpu/*.rego
+//go:embed nodepool/*.rego quota/*.rego spot/*.rego
+//go:embed iam/*.rego iam/lib/*.rego s3/*.rego
+//go:embed drift/*.rego
 var FS embed.FS

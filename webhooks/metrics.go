@@ -15,6 +15,18 @@ type Metrics struct {
 	// Requests counts admission requests per webhook and outcome
 	// (allowed, denied, mutated, error, skipped).
 	Requests *prometheus.CounterVec
+	// MutationsReverted counts patches the /mutate webhook dropped because
+	// the mutated pod would be denied by a policy the submitted pod was
+	// not, per policy: a mutator bug or a policy at odds with a mutator.
+	MutationsReverted *prometheus.CounterVec
+	// MutationsSkipped counts pods admitted unmutated because the state
+	// the mutators read (a ServiceAccount, NodePools, Pod Identity
+	// associations) could not be read in time.
+	MutationsSkipped prometheus.Counter
+	// ServiceAccountLookups counts admission's ServiceAccount lookups by
+	// result: cache, live (a cache miss read from the API server),
+	// not_found, timeout, rate_limited, error.
+	ServiceAccountLookups *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg;
@@ -35,8 +47,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "tollgate_admission_requests_total",
 			Help: "Admission requests, by webhook and outcome.",
 		}, []string{"webhook", "outcome"}),
+		MutationsReverted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tollgate_mutations_reverted_total",
+			Help: "Pod mutations dropped because the mutated pod would be denied by a policy the submitted pod was not, by policy.",
+		}, []string{"policy"}),
+		MutationsSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tollgate_mutations_skipped_total",
+			Help: "Pods admitted unmutated because the cluster state the mutators read was not available in time.",
+		}),
+		ServiceAccountLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tollgate_serviceaccount_lookups_total",
+			Help: "ServiceAccount lookups at admission, by result (cache, live, not_found, timeout, rate_limited, error).",
+		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.Duration, m.Decisions, m.Requests} {
+	for _, c := range []prometheus.Collector{m.Duration, m.Decisions, m.Requests, m.MutationsReverted, m.MutationsSkipped, m.ServiceAccountLookups} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -87,7 +87,9 @@ func run(m *testing.M) (int, error) {
 	defer cp.Stop()
 	fmt.Fprintf(os.Stderr, "e2e: control plane up in %s\n", time.Since(start).Round(time.Millisecond))
 	env.cp = cp
-	if env.cs, err = kubernetes.NewForConfig(cp.Config); err != nil {
+	quiet := rest.CopyConfig(cp.Config)
+	quiet.WarningHandler = rest.NoWarnings{}
+	if env.cs, err = kubernetes.NewForConfig(quiet); err != nil {
 		return 1, err
 	}
 	env.bin = filepath.Join(work, "tollgate")
@@ -109,10 +111,36 @@ func run(m *testing.M) (int, error) {
 
 // tollgate is a running `tollgate serve` process.
 type tollgate struct {
-	cmd   *exec.Cmd
-	out   *syncBuffer
-	probe string
-	done  chan struct{}
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	probe   string
+	metrics string
+	done    chan struct{}
+}
+
+// baseConfig is the configuration the suite's Tollgate runs with: a Pod
+// Identity association for the credentials cases, and AWS region settings.
+const baseConfig = `releaseNamespace: tollgate-system
+mutators:
+  credentials:
+    region: us-west-2
+    associations:
+      e2e-pod-identity/assoc-sa: arn:aws:iam::123456789012:role/pod-identity-role
+`
+
+// hermeticEnv is the environment of a Tollgate process: nothing of the
+// test runner's AWS setup leaks in, and instance metadata is off. Extra
+// "KEY=value" entries are added.
+func hermeticEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "AWS_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	return append(env, extra...)
 }
 
 type syncBuffer struct {
@@ -145,21 +173,27 @@ func startTollgateWith(extra ...string) (*tollgate, error) {
 
 // startTollgateAs runs `tollgate serve` with a kubeconfig (an identity).
 func startTollgateAs(kubeconfig string, extra ...string) (*tollgate, error) {
+	return startTollgateEnv(kubeconfig, hermeticEnv(), extra...)
+}
+
+// startTollgateEnv runs `tollgate serve` with a kubeconfig and environment.
+func startTollgateEnv(kubeconfig string, environ []string, extra ...string) (*tollgate, error) {
 	probe := freeAddr()
 	cfg := filepath.Join(env.configDir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte("releaseNamespace: tollgate-system\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(baseConfig), 0o644); err != nil {
 		return nil, err
 	}
-	t := &tollgate{out: &syncBuffer{}, probe: probe, done: make(chan struct{})}
+	t := &tollgate{out: &syncBuffer{}, probe: probe, metrics: freeAddr(), done: make(chan struct{})}
 	args := append([]string{"serve",
 		"--kubeconfig", kubeconfig,
 		"--config", cfg,
 		"--host", "127.0.0.1",
-		"--metrics-bind-address", freeAddr(),
+		"--metrics-bind-address", t.metrics,
 		"--health-probe-bind-address", probe,
 		"--release-namespace", "tollgate-system",
 	}, extra...)
 	t.cmd = exec.Command(env.bin, args...)
+	t.cmd.Env = environ
 	t.cmd.Stdout, t.cmd.Stderr = t.out, t.out
 	if err := t.cmd.Start(); err != nil {
 		return nil, err
@@ -270,7 +304,12 @@ func namespace(labels map[string]string) string {
 	nsCounter.n++
 	name := fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano()%100000, nsCounter.n)
 	nsCounter.Unlock()
-	_, err := env.cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
+	return namedNamespace(name, labels, nil)
+}
+
+// namedNamespace creates (or reuses) a namespace with labels and annotations.
+func namedNamespace(name string, labels, annotations map[string]string) string {
+	_, err := env.cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: annotations}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		panic(err)
 	}

@@ -133,6 +133,9 @@ func (c *Config) Validate() error {
 	if _, err := engine.ParseAction(string(c.TemplateAction)); err != nil {
 		errs = append(errs, fmt.Errorf("templateAction: %w", err))
 	}
+	if err := c.Mutators.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

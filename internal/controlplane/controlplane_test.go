@@ -4,7 +4,8 @@ package controlplane
 
 import (
 	"context"
-	"os/exec"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,12 +51,32 @@ func TestStartFailureLeavesNoProcesses(t *testing.T) {
 	}
 }
 
+// processes counts the etcd and kube-apiserver processes this test process
+// started (its children), so that control planes of other tests running on
+// the machine at the same time do not count.
 func processes(t *testing.T) int {
 	t.Helper()
-	out, _ := exec.Command("pgrep", "-c", "-f", "bin/k8s/(etcd|kube-apiserver)").Output()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := strconv.Itoa(os.Getpid())
 	n := 0
-	for _, c := range strings.TrimSpace(string(out)) {
-		n = n*10 + int(c-'0')
+	for _, e := range entries {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(stat)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		comm, rest := s[open+1:closing], strings.Fields(s[closing+1:])
+		if len(rest) > 1 && rest[1] == me && (comm == "etcd" || comm == "kube-apiserver") {
+			n++
+		}
 	}
 	return n
 }

@@ -73,10 +73,13 @@ const (
 	TargetS3Bucket  Target = "s3bucket"  // ACK s3.services.k8s.aws Buckets
 	TargetIAMRole   Target = "iamrole"   // ACK iam.services.k8s.aws Roles
 	TargetIAMPolicy Target = "iampolicy" // ACK iam.services.k8s.aws Policies
+	// TargetDrift is a running pod's drift: what the mutators would change
+	// were it created today (input.drift). Only audits evaluate it.
+	TargetDrift Target = "drift"
 )
 
 // Targets lists every target in a stable order.
-var Targets = []Target{TargetPod, TargetTemplate, TargetNodePool, TargetS3Bucket, TargetIAMRole, TargetIAMPolicy}
+var Targets = []Target{TargetPod, TargetTemplate, TargetNodePool, TargetS3Bucket, TargetIAMRole, TargetIAMPolicy, TargetDrift}
 
 // Policy is one policy's identity and documentation, read from the METADATA
 // block of its package. Nothing here is duplicated in Go.

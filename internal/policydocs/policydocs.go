@@ -118,7 +118,11 @@ func exampleMessage(ctx context.Context, e *engine.Engine, p *engine.Policy) (st
 	if err != nil {
 		return "", err
 	}
-	res, err := r.Review(ctx, &review.Request{Object: subject.Object, Operation: "CREATE", Mutate: true})
+	// Examples are judged as written (a mutator could fix what they
+	// show); drift examples need the mutators' patch, which is what they
+	// report.
+	drift := p.AppliesTo(engine.TargetDrift)
+	res, err := r.Review(ctx, &review.Request{Object: subject.Object, Operation: "CREATE", Mutate: drift, Drift: drift})
 	if err != nil {
 		return "", fmt.Errorf("%s: example of %s: %w", p.File, p.ID, err)
 	}

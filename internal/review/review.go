@@ -6,7 +6,6 @@ package review
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,6 +30,9 @@ type Request struct {
 	User      authenticationv1.UserInfo
 	// Mutate runs the mutators before validation (pods on CREATE).
 	Mutate bool
+	// Drift also reports what the mutators would change (the drift
+	// policies): audits of running pods set it, admission does not.
+	Drift bool
 }
 
 // Violation is one finding with its resolved action.
@@ -198,14 +200,13 @@ func (r *Reviewer) Review(ctx context.Context, req *Request) (*Result, error) {
 
 	subject := o
 	if req.Mutate && r.mutator != nil && target == engine.TargetPod {
-		mutated, patch, warnings, err := r.mutate(ctx, req, ns)
-		if err != nil {
-			return nil, err
+		// Validates the mutated pod and reverts a mutation that causes a
+		// denial (mutate.go).
+		res, err := r.reviewMutation(ctx, req, ns)
+		if err != nil || !req.Drift {
+			return res, err
 		}
-		res.Patch = patch
-		res.Warnings = append(res.Warnings, warnings...)
-		subject = mutated
-		res.Mutated = mutated.Raw
+		return res, r.drift(ctx, req, ns, res)
 	}
 
 	e := r.engines.Load()
@@ -219,6 +220,12 @@ func (r *Reviewer) Review(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.record(res, findings, req, subject, ns, target)
+	return res, nil
+}
+
+// record adds findings to a result with their resolved actions.
+func (r *Reviewer) record(res *Result, findings []engine.Finding, req *Request, subject *objects.Object, ns *corev1.Namespace, target engine.Target) {
 	exempted := r.exemptedByAnnotation(req, subject)
 	_, templatePath := subject.Template()
 	for _, f := range findings {
@@ -245,7 +252,6 @@ func (r *Reviewer) Review(ctx context.Context, req *Request) (*Result, error) {
 			res.addAudit(p.ID, f.Message)
 		}
 	}
-	return res, nil
 }
 
 func (res *Result) addAudit(key, msg string) {
@@ -323,32 +329,4 @@ func (r *Reviewer) exemptedByAnnotation(req *Request, o *objects.Object) func(*e
 		names[strings.TrimSpace(s)] = true
 	}
 	return func(p *engine.Policy) bool { return names[p.ID] || names[p.Family] }
-}
-
-// mutate runs the mutator on a pod decoded from the request's raw bytes (not
-// defaulted, so that the patch only holds what the mutators changed).
-func (r *Reviewer) mutate(ctx context.Context, req *Request, ns *corev1.Namespace) (*objects.Object, []jsonpatch.Operation, []string, error) {
-	var pod corev1.Pod
-	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
-		return nil, nil, nil, fmt.Errorf("decoding %s: %w", req.Object.Ref(), err)
-	}
-	m := &MutationRequest{Pod: &pod, Namespace: ns, State: r.state, Operation: req.Operation}
-	if err := r.mutator.Mutate(ctx, m); err != nil {
-		return nil, nil, m.Warnings, err
-	}
-	raw, err := json.Marshal(&pod)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	patch, err := jsonpatch.CreatePatch(req.Object.Raw, raw)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("diffing the mutated %s: %w", req.Object.Ref(), err)
-	}
-	if len(patch) == 0 {
-		return req.Object, []jsonpatch.Operation{}, m.Warnings, nil
-	}
-	mutated := *req.Object
-	mutated.Raw = raw
-	mutated.Typed = &pod
-	return &mutated, patch, m.Warnings, nil
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -18,9 +19,29 @@ var NodePoolGVK = schema.GroupVersionKind{Group: "karpenter.sh", Version: "v1", 
 // Cached answers from a controller-runtime cache (informers) in `serve`.
 type Cached struct {
 	Reader client.Reader
+	// Usage, when set, answers GPU use from an aggregator fed by the pod
+	// informer instead of listing a namespace's pods on every admission.
+	Usage *GPUUsage
+	// NoNodePools is set when the cluster serves no NodePool CRD: there is
+	// no informer to ask, and asking the cache would query discovery on
+	// every admission.
+	NoNodePools bool
 }
 
 var _ Reader = (*Cached)(nil)
+
+// GPUUsage answers from the aggregator (whose counter serve builds from the
+// same configuration), or counts the cached pods without one.
+func (c *Cached) GPUUsage(ctx context.Context, counter GPUCounter, namespace, exclude string) (Usage, error) {
+	if c.Usage != nil {
+		return c.Usage.Usage(namespace, exclude), nil
+	}
+	pods, err := c.Pods(ctx, namespace)
+	if err != nil {
+		return Usage{}, err
+	}
+	return UsageOf(pods, counter, exclude), nil
+}
 
 func (c *Cached) Namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
 	var ns corev1.Namespace
@@ -78,6 +99,9 @@ func (c *Cached) Pods(ctx context.Context, namespace string) ([]*corev1.Pod, err
 
 // NodePools lists NodePools; a cluster without Karpenter's CRD has none.
 func (c *Cached) NodePools(ctx context.Context) ([]map[string]any, error) {
+	if c.NoNodePools {
+		return nil, nil
+	}
 	var l unstructured.UnstructuredList
 	l.SetGroupVersionKind(NodePoolGVK.GroupVersion().WithKind("NodePoolList"))
 	if err := c.Reader.List(ctx, &l); err != nil {
@@ -90,6 +114,8 @@ func (c *Cached) NodePools(ctx context.Context) ([]map[string]any, error) {
 	for i := range l.Items {
 		out[i] = l.Items[i].Object
 	}
+	// The cache lists in no particular order; policies see NodePools by name.
+	sort.Slice(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
 	return out, nil
 }
 

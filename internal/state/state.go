@@ -20,8 +20,14 @@ type Reader interface {
 	ResourceQuotas(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error)
 	PodDisruptionBudgets(ctx context.Context, namespace string) ([]*policyv1.PodDisruptionBudget, error)
 	// Pods lists the non-terminal pods of a namespace that count toward
-	// quotas (the cluster's running workload).
+	// quotas (the cluster's running workload). In serve the cached pods are
+	// stripped to what GPU quota reads (StripPod).
 	Pods(ctx context.Context, namespace string) ([]*corev1.Pod, error)
+	// GPUUsage returns the GPUs that a namespace's non-terminal pods
+	// request, except the pod named exclude, as counter counts them (MIG
+	// slices as their fraction of a GPU). In serve an aggregator fed by the
+	// pod informer answers without listing pods.
+	GPUUsage(ctx context.Context, counter GPUCounter, namespace, exclude string) (Usage, error)
 	// NodePools lists karpenter.sh/v1 NodePools as generic objects.
 	NodePools(ctx context.Context) ([]map[string]any, error)
 }

@@ -97,6 +97,10 @@ func (s *Static) Pods(_ context.Context, namespace string) ([]*corev1.Pod, error
 	return s.pods[namespace], nil
 }
 
+func (s *Static) GPUUsage(_ context.Context, counter GPUCounter, namespace, exclude string) (Usage, error) {
+	return UsageOf(s.pods[namespace], counter, exclude), nil
+}
+
 func (s *Static) NodePools(context.Context) ([]map[string]any, error) {
 	return s.nodePools, nil
 }

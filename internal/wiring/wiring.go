@@ -64,6 +64,10 @@ func NewReviewer(engines *engine.Holder, cfg *config.Config, st state.Reader, de
 	if engines == nil || engines.Load() == nil {
 		return nil, errors.New("no policy engine")
 	}
+	deps, err := completeDeps(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
 	chain, err := mutatorChain(cfg, deps)
 	if err != nil {
 		return nil, err

@@ -92,6 +92,7 @@ reports (audit) and policy unit tests (test).`,
 	root.AddCommand(
 		NewDemoCommand(s),
 		NewEvalCommand(s),
+		NewAuditCommand(s),
 		NewServeCommand(s),
 		NewPoliciesCommand(s),
 		NewTestCommand(s),

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -23,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -130,7 +130,7 @@ func runDemo(ctx context.Context, s IOStreams, pf policyFlags, files []string, k
 		served <- runServe(serveCtx, IOStreams{Out: logs, ErrOut: logs}, serveOptions{
 			policy: pf, kubeconfig: cp.Kubeconfig, certDir: cp.WebhookCertDir,
 			host: "127.0.0.1", port: cp.WebhookPort, metricsAddr: "0", probeAddr: probe,
-			releaseNamespace: "tollgate-system",
+			releaseNamespace: "tollgate-system", certs: certOptions{mode: "files"},
 		})
 	}()
 	stopAll = func() {
@@ -188,7 +188,7 @@ func runDemo(ctx context.Context, s IOStreams, pf policyFlags, files []string, k
 	fmt.Fprintf(out, "      %d admitted, %d mutated, %d denied, %d skipped\n", counts["ADMITTED"], counts["MUTATED"], counts["DENIED"], counts["SKIPPED"])
 
 	step(6, "audit of what is now running")
-	if err := demoAudit(ctx, out, a, local); err != nil {
+	if err := auditDemo(ctx, out, cp.Config, cfg, e); err != nil {
 		fmt.Fprintf(out, "      audit failed: %v\n", err)
 	}
 
@@ -343,12 +343,21 @@ func (a *applier) apply(ctx context.Context, d manifest.Document, local *review.
 	warnings := a.warnings.take()
 	if err != nil {
 		line.verdict = "DENIED"
+		// The reasons, one per line, from Tollgate's own review of the
+		// object; anything else (the API server's own validation) as
+		// the API server said it.
+		if res, rerr := local.Review(ctx, &review.Request{Object: o, Operation: "CREATE", Mutate: true}); rerr == nil && !res.Allowed && strings.Contains(err.Error(), "Tollgate denied") {
+			for _, d := range res.Denied() {
+				line.details = append(line.details, d.Policy+": "+d.Message)
+			}
+			return line
+		}
 		var se apierrors.APIStatus
 		msg := err.Error()
 		if errors.As(err, &se) {
 			msg = se.Status().Message
 		}
-		line.details = splitDenial(msg)
+		line.details = []string{msg}
 		return line
 	}
 	line.verdict = "ADMITTED"
@@ -373,27 +382,16 @@ func (a *applier) apply(ctx context.Context, d manifest.Document, local *review.
 	return line
 }
 
-// splitDenial turns "...denied the request: Tollgate denied X: a; b" into lines.
-func splitDenial(msg string) []string {
-	if i := strings.Index(msg, "Tollgate denied "); i >= 0 {
-		msg = msg[i:]
-		if j := strings.Index(msg, ": "); j >= 0 {
-			return strings.Split(msg[j+2:], "; ")
-		}
-	}
-	return []string{msg}
-}
-
-// patchKept reports whether a patch operation's result is in the stored object.
+// patchKept reports whether a patch operation's result is in the stored
+// object. The API server defaults what Tollgate added (a projected volume's
+// defaultMode, default tolerations), so the stored value must contain the
+// patch's value, not equal it.
 func patchKept(stored []byte, op jsonpatch.Operation) bool {
 	var doc any
 	if json.Unmarshal(stored, &doc) != nil {
 		return false
 	}
-	path := op.Path
-	if strings.HasSuffix(path, "/-") {
-		path = strings.TrimSuffix(path, "/-")
-	}
+	path := strings.TrimSuffix(op.Path, "/-")
 	cur := doc
 	for _, seg := range strings.Split(strings.TrimPrefix(path, "/"), "/") {
 		seg = strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~")
@@ -413,19 +411,45 @@ func patchKept(stored []byte, op jsonpatch.Operation) bool {
 	if op.Operation == "remove" {
 		return cur == nil
 	}
-	want, _ := json.Marshal(op.Value)
+	var want any
+	b, _ := json.Marshal(op.Value)
+	_ = json.Unmarshal(b, &want)
 	if strings.HasSuffix(op.Path, "/-") {
-		if arr, ok := cur.([]any); ok {
-			for _, el := range arr {
-				if got, _ := json.Marshal(el); string(got) == string(want) {
-					return true
-				}
+		arr, _ := cur.([]any)
+		return slices.ContainsFunc(arr, func(el any) bool { return contains(el, want) })
+	}
+	return contains(cur, want)
+}
+
+// contains reports whether got holds want: objects key by key, lists
+// element by element (each wanted element in some stored one), scalars
+// equal.
+func contains(got, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			if !contains(g[k], wv) {
+				return false
 			}
 		}
-		return false
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok {
+			return false
+		}
+		for _, we := range w {
+			if !slices.ContainsFunc(g, func(ge any) bool { return contains(ge, we) }) {
+				return false
+			}
+		}
+		return true
 	}
-	got, _ := json.Marshal(cur)
-	return string(got) == string(want)
+	return fmt.Sprint(got) == fmt.Sprint(want)
 }
 
 func short(v any) string {
@@ -435,51 +459,6 @@ func short(v any) string {
 		s = s[:97] + "..."
 	}
 	return s
-}
-
-// demoAudit reviews what is running in the cluster and prints findings per policy.
-func demoAudit(ctx context.Context, w io.Writer, a *applier, r *review.Reviewer) error {
-	kinds := []struct{ group, version, kind string }{
-		{"", "v1", "Pod"}, {"apps", "v1", "Deployment"}, {"batch", "v1", "Job"}, {"karpenter.sh", "v1", "NodePool"},
-	}
-	type key struct{ policy, action string }
-	findings := map[key]int{}
-	objectsSeen := 0
-	for _, k := range kinds {
-		m, err := a.mapper.RESTMapping(schema.GroupKind{Group: k.group, Kind: k.kind}, k.version)
-		if err != nil {
-			continue
-		}
-		list, err := a.dyn.Resource(m.Resource).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return err
-		}
-		for i := range list.Items {
-			raw, _ := json.Marshal(list.Items[i].Object)
-			o, err := objects.Decode(raw, false)
-			if err != nil {
-				continue
-			}
-			res, err := r.Review(ctx, &review.Request{Object: o, Operation: "CREATE"})
-			if err != nil || res.Exempt != "" {
-				continue
-			}
-			objectsSeen++
-			for _, v := range res.Violations {
-				findings[key{v.Policy, string(v.Action)}]++
-			}
-		}
-	}
-	fmt.Fprintf(w, "      %d objects reviewed, %d distinct findings\n", objectsSeen, len(findings))
-	keys := make([]key, 0, len(findings))
-	for k := range findings {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].policy < keys[j].policy })
-	for _, k := range keys {
-		fmt.Fprintf(w, "      %3d  %-45s %s\n", findings[k], k.policy, k.action)
-	}
-	return nil
 }
 
 // lockedBuffer collects the in-process server's logs, shown only on failure.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/iam"
 	"github.com/tollgate-dev/tollgate/internal/manifest"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
@@ -29,6 +30,8 @@ func NewEvalCommand(s IOStreams) *cobra.Command {
 		files  []string
 		states []string
 		output string
+		// iamPolicies is an offline IAM policies file (iam.Offline).
+		iamPolicies string
 	)
 	cmd := &cobra.Command{
 		Use:   "eval -f PATH... [--state PATH...]",
@@ -39,6 +42,10 @@ templates, NodePools and ACK resources are validated. Objects given with
 --state (including running Pods) and the Namespaces, ServiceAccounts,
 ResourceQuotas, PodDisruptionBudgets and NodePools given with -f form the
 cluster state. Each object is evaluated on its own against that state.
+
+The IAM documents of the role a pod will assume come from the IAM API when
+AWS credentials are configured (the SDK's standard configuration, including
+AWS_ENDPOINT_URL_IAM), or from --iam-policies without any AWS call.
 
 Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 		Args: cobra.NoArgs,
@@ -73,7 +80,13 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 					st.Add(d.Object)
 				}
 			}
-			r, err := wiring.NewReviewer(engine.NewHolder(e), cfg, st, wiring.Deps{})
+			// eval has no admission deadline: it waits for IAM (up to
+			// iam.waitTimeout) rather than answering iam.unknown.
+			fetcher, err := iam.New(ctx, cfg.IAM, iam.Wait, iam.WithOfflinePolicies(iamPolicies))
+			if err != nil {
+				return usageError(err)
+			}
+			r, err := wiring.NewReviewer(engine.NewHolder(e), cfg, st, wiring.Deps{IAM: fetcher})
 			if err != nil {
 				return err
 			}
@@ -119,6 +132,7 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifests to evaluate: a file, a directory (recursive) or - (repeatable)")
 	cmd.Flags().StringArrayVar(&states, "state", nil, "manifests that form the cluster state: namespaces, quotas, running pods, ... (repeatable)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVar(&iamPolicies, "iam-policies", "", "JSON file of IAM role documents (role ARN -> [{name or arn, document}]) used instead of the IAM API, for offline tests")
 	return cmd
 }
 

@@ -16,6 +16,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -30,7 +31,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/tollgate-dev/tollgate/certs"
+	"github.com/tollgate-dev/tollgate/internal/audit"
+	"github.com/tollgate-dev/tollgate/internal/bundlewatch"
+	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/gather"
+	"github.com/tollgate-dev/tollgate/internal/iam"
 	"github.com/tollgate-dev/tollgate/internal/state"
 	"github.com/tollgate-dev/tollgate/internal/wiring"
 	"github.com/tollgate-dev/tollgate/webhooks"
@@ -49,6 +55,10 @@ type serveOptions struct {
 	development      bool
 	leaderElect      bool
 	certs            certOptions
+	// auditInterval runs the background audit (0: off); auditMaxResults
+	// caps each PolicyReport's listed results.
+	auditInterval   time.Duration
+	auditMaxResults int
 }
 
 // certOptions choose where the serving key pair comes from.
@@ -91,6 +101,8 @@ func NewServeCommand(s IOStreams) *cobra.Command {
 	f.StringVar(&o.releaseNamespace, "release-namespace", os.Getenv("POD_NAMESPACE"), "namespace Tollgate runs in; always exempt")
 	f.BoolVar(&o.development, "development", false, "human-readable debug logs")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader among replicas for work only one should do (certificate rotation, background audit)")
+	f.DurationVar(&o.auditInterval, "audit-interval", 0, "audit the cluster this often and write PolicyReports (leader only; 0 disables)")
+	f.IntVar(&o.auditMaxResults, "audit-max-results", audit.DefaultMaxResults, "results listed per PolicyReport, most severe first (summaries count all)")
 	f.StringVar(&o.certs.mode, "cert-mode", "files", "files: serve the key pair mounted in --cert-dir (cert-manager); self-signed: keep a CA and key pair in a Secret and rotate them")
 	f.StringVar(&o.certs.secretName, "cert-secret", "tollgate-webhook-tls", "self-signed: the Secret (in the release namespace) that holds the CA and key pair")
 	f.StringVar(&o.certs.webhookConfigName, "webhook-config-name", "tollgate", "self-signed: the webhook configurations whose caBundle Tollgate writes")
@@ -159,6 +171,17 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 		}
 		log.Info("serving certificate", "subject", cert.Subject.String(), "notAfter", cert.NotAfter)
 	}
+	// Pods, ResourceQuotas, PodDisruptionBudgets and NodePools for the
+	// quota, spot and nodepool policies, stripped to what they read, with
+	// per-namespace GPU use aggregated from the pod informer.
+	gpuCounter, err := gather.Counter(cfg.Validators)
+	if err != nil {
+		return err
+	}
+	stateInformers, err := state.NewInformers(rc, gpuCounter)
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(rc, ctrl.Options{
 		Scheme:                  Scheme(),
 		LeaderElection:          o.leaderElect,
@@ -175,13 +198,13 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 			CertDir: o.certDir,
 			TLSOpts: []func(*tls.Config){TLSOptions},
 		}),
-		Cache: cache.Options{
+		Cache: stateInformers.CacheOptions(cache.Options{
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
 				&corev1.Namespace{}:      {Transform: state.StripNamespace},
 				&corev1.ServiceAccount{}: {Transform: state.StripServiceAccount},
 			},
-		},
+		}),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -192,6 +215,9 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 			return fmt.Errorf("starting the %T informer: %w", obj, err)
 		}
 	}
+	if err := stateInformers.Start(ctx, mgr.GetCache()); err != nil {
+		return err
+	}
 
 	if o.certs.mode == "self-signed" {
 		if err := setupSelfSigned(ctx, rc, mgr, o, log); err != nil {
@@ -200,22 +226,63 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	}
 
 	holder := engine.NewHolder(e)
-	reviewer, err := wiring.NewReviewer(holder, cfg, &state.Cached{Reader: mgr.GetCache()}, wiring.Deps{})
-	if err != nil {
-		return err
+	if len(o.policy.bundles) > 0 {
+		if err := watchBundles(mgr, holder, cfg, o, log); err != nil {
+			return err
+		}
 	}
 	metrics, err := webhooks.NewMetrics(crmetrics.Registry)
 	if err != nil {
 		return err
 	}
+	serverVersion, err := wiring.ServerVersion(rc)
+	if err != nil {
+		return err
+	}
+	// ServiceAccounts missing from the cache (created a moment before
+	// their first pod) are read live, rate limited and time bounded.
+	sac := cfg.Mutators.Credentials
+	st := state.NewLiveServiceAccounts(stateInformers.Cached(mgr.GetCache()), mgr.GetAPIReader(), state.ServiceAccountOptions{
+		Timeout: sac.ServiceAccountTimeout.Duration, QPS: sac.ServiceAccountQPS, Burst: sac.ServiceAccountBurst,
+		Observe: metrics.ObserveServiceAccountLookup,
+	})
+	// The IAM documents of pod roles: cached, single-flight, and bounded
+	// by iam.timeout on the admission path. Without AWS credentials no
+	// call is made and pods with a role get iam.unknown.
+	iamMetrics, err := iam.NewMetrics(crmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	iamFetcher, err := iam.New(ctx, cfg.IAM, iam.Admission, iam.WithMetrics(iamMetrics))
+	if err != nil {
+		return usageError(fmt.Errorf("config: %w", err))
+	}
+	if reason := iamFetcher.Disabled(); reason != "" {
+		log.Info("IAM checks answer iam.unknown", "reason", reason)
+	} else {
+		log.Info("IAM documents", "source", iamFetcher.String())
+	}
+	reviewer, err := wiring.NewReviewer(holder, cfg, st, wiring.Deps{ServerVersion: serverVersion, IAM: iamFetcher})
+	if err != nil {
+		return err
+	}
+	if o.auditInterval != 0 {
+		if err := setupBackgroundAudit(mgr, rc, reviewer, st, o.auditInterval, o.auditMaxResults, log); err != nil {
+			return err
+		}
+	}
 	srv := mgr.GetWebhookServer()
 	srv.Register("/validate", webhooks.Handler(&webhooks.Validator{Reviewer: reviewer, Metrics: metrics}))
+	srv.Register("/mutate", webhooks.Handler(&webhooks.Mutator{Reviewer: reviewer, Metrics: metrics}))
 
 	var synced atomic.Bool
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("gpu-usage", stateInformers.Synced); err != nil {
 		return err
 	}
 	if err := mgr.AddReadyzCheck("caches", func(*http.Request) error {
@@ -285,4 +352,28 @@ func setupSelfSigned(ctx context.Context, rc *rest.Config, mgr ctrl.Manager, o s
 		return err
 	}
 	return mgr.Add(certs.Syncer{Manager: cm})
+}
+
+// watchBundles recompiles the operator bundles when their files change and
+// swaps the engine; a broken update keeps the previous one.
+func watchBundles(mgr ctrl.Manager, holder *engine.Holder, cfg *config.Config, o serveOptions, log logr.Logger) error {
+	m, err := bundlewatch.NewMetrics(crmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	w := &bundlewatch.Watcher{
+		Dirs:     o.policy.bundles,
+		Holder:   holder,
+		Log:      log.WithName("bundle"),
+		Metrics:  m,
+		Recorder: mgr.GetEventRecorderFor("tollgate"),
+		Build: func(ctx context.Context) (*engine.Engine, error) {
+			return wiring.NewEngine(ctx, cfg, o.policy.bundles)
+		},
+	}
+	// Events about the bundle go to Tollgate's own pod, when it knows it.
+	if name := os.Getenv("POD_NAME"); name != "" && o.releaseNamespace != "" {
+		w.Object = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: o.releaseNamespace}}
+	}
+	return mgr.Add(w)
 }

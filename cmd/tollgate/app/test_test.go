@@ -133,3 +133,25 @@ test_label_present if {
 		t.Errorf("--run did not filter the cases:\n%s", out)
 	}
 }
+
+// TestPolicyDocsUpToDate: docs/policies.md is what `tollgate policies
+// --docs` writes today (every example evaluated); CI fails when it is not.
+func TestPolicyDocsUpToDate(t *testing.T) {
+	out, errOut, code := run(t, "", "policies", "--docs")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	const path = "../../../docs/policies.md"
+	if *update {
+		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("docs/policies.md is out of date: run go run ./cmd/tollgate policies --docs > docs/policies.md (or go test ./cmd/tollgate/app -run TestPolicyDocsUpToDate -update)")
+	}
+}

@@ -1,0 +1,118 @@
+package crds
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// nodePoolSHA256 is the digest of pkg/apis/crds/karpenter.sh_nodepools.yaml
+// in sigs.k8s.io/karpenter v1.15.0: the vendored file must stay that file.
+const nodePoolSHA256 = "fb236825a5685fe1af2782534e311c228a92fdf504457b0dd5d6b3327be520e9"
+
+func TestNodePoolIsTheModulesFile(t *testing.T) {
+	sum := sha256.Sum256(NodePool)
+	if got := hex.EncodeToString(sum[:]); got != nodePoolSHA256 {
+		t.Fatalf("%s has SHA-256 %s, not that of sigs.k8s.io/karpenter %s (%s); copy it again from the module instead of editing it", NodePoolFile, got, NodePoolVersion, nodePoolSHA256)
+	}
+}
+
+// TestNodePoolSchemaHasWhatPoliciesRead guards the field names the nodepool
+// policies read (rego/nodepool) against the API's schema.
+func TestNodePoolSchemaHasWhatPoliciesRead(t *testing.T) {
+	var crd struct {
+		Spec struct {
+			Group string `json:"group"`
+			Names struct {
+				Kind string `json:"kind"`
+			} `json:"names"`
+			Scope    string `json:"scope"`
+			Versions []struct {
+				Name    string `json:"name"`
+				Served  bool   `json:"served"`
+				Storage bool   `json:"storage"`
+				Schema  struct {
+					OpenAPIV3Schema map[string]any `json:"openAPIV3Schema"`
+				} `json:"schema"`
+			} `json:"versions"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(NodePool, &crd); err != nil {
+		t.Fatal(err)
+	}
+	if crd.Spec.Group != "karpenter.sh" || crd.Spec.Names.Kind != "NodePool" || crd.Spec.Scope != "Cluster" || len(crd.Spec.Versions) != 1 {
+		t.Fatalf("not the cluster-scoped karpenter.sh NodePool CRD: %+v", crd.Spec.Names)
+	}
+	v := crd.Spec.Versions[0]
+	if v.Name != "v1" || !v.Served || !v.Storage {
+		t.Fatalf("version %s served=%v storage=%v, want v1 served and stored", v.Name, v.Served, v.Storage)
+	}
+	for _, path := range []string{
+		"spec.template.metadata.labels",
+		"spec.template.spec.requirements[].key",
+		"spec.template.spec.requirements[].operator",
+		"spec.template.spec.requirements[].values",
+		"spec.template.spec.taints[].key",
+		"spec.template.spec.taints[].value",
+		"spec.template.spec.taints[].effect",
+		"spec.template.spec.expireAfter",
+		"spec.limits",
+		"spec.replicas",
+		"spec.disruption.consolidationPolicy",
+		"spec.disruption.consolidateAfter",
+		"spec.disruption.budgets[].nodes",
+		"spec.disruption.budgets[].schedule",
+		"spec.disruption.budgets[].duration",
+		"spec.disruption.budgets[].reasons",
+	} {
+		if _, ok := lookup(v.Schema.OpenAPIV3Schema, path); !ok {
+			t.Errorf("the NodePool schema has no %s", path)
+		}
+	}
+	policy, _ := lookup(v.Schema.OpenAPIV3Schema, "spec.disruption.consolidationPolicy")
+	if enum, _ := policy["enum"].([]any); !containsAll(enum, "WhenEmpty", "WhenEmptyOrUnderutilized") {
+		t.Errorf("consolidationPolicy enum %v", enum)
+	}
+	op, _ := lookup(v.Schema.OpenAPIV3Schema, "spec.template.spec.requirements[].operator")
+	if enum, _ := op["enum"].([]any); !containsAll(enum, "In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt", "Gte", "Lte") {
+		t.Errorf("requirement operators %v: rego/nodepool/lib.rego handles exactly these", enum)
+	}
+}
+
+// lookup walks an OpenAPI schema along a dotted path; [] steps into items.
+func lookup(schema map[string]any, path string) (map[string]any, bool) {
+	node := schema
+	for _, part := range strings.Split(path, ".") {
+		name, items := strings.CutSuffix(part, "[]")
+		props, _ := node["properties"].(map[string]any)
+		next, ok := props[name].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		node = next
+		if items {
+			if node, ok = node["items"].(map[string]any); !ok {
+				return nil, false
+			}
+		}
+	}
+	return node, true
+}
+
+func containsAll(have []any, want ...string) bool {
+	set := map[string]bool{}
+	for _, h := range have {
+		if s, ok := h.(string); ok {
+			set[s] = true
+		}
+	}
+	for _, w := range want {
+		if !set[w] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,244 @@
+package gather
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/iam"
+	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/podidentity"
+	"github.com/tollgate-dev/tollgate/internal/review"
+)
+
+// AnnotationRoleARN is the IRSA annotation, on a ServiceAccount or a pod.
+const AnnotationRoleARN = "eks.amazonaws.com/role-arn"
+
+// RoleResolver answers which IAM role a pod will assume. source describes
+// where the role came from, for messages ("ServiceAccount ai-inference/vllm-sa
+// annotation eks.amazonaws.com/role-arn"); arn is "" when the pod assumes
+// no role. sa is nil when the pod's ServiceAccount does not exist.
+type RoleResolver interface {
+	RoleFor(ctx context.Context, pod *corev1.Pod, sa *corev1.ServiceAccount) (arn, source string, err error)
+}
+
+// PodIdentityResolver resolves a pod's role the way the credentials
+// mutator does (podidentity.Lookup), so that the role checked is the role
+// injected: a Pod Identity association (EKS API, then configuration) wins,
+// else the IRSA annotation of the pod, else of its ServiceAccount.
+type PodIdentityResolver struct {
+	Associations podidentity.Associations
+}
+
+var _ RoleResolver = PodIdentityResolver{}
+
+// RoleFor implements RoleResolver.
+func (r PodIdentityResolver) RoleFor(ctx context.Context, pod *corev1.Pod, sa *corev1.ServiceAccount) (string, string, error) {
+	role, err := podidentity.Lookup(ctx, r.Associations, pod, sa)
+	if err != nil || role.ARN == "" {
+		return role.ARN, "", err
+	}
+	switch role.Source {
+	case podidentity.SourcePodAnnotation:
+		return role.ARN, "pod annotation " + AnnotationRoleARN, nil
+	case podidentity.SourceServiceAccountAnnotation:
+		return role.ARN, fmt.Sprintf("ServiceAccount %s/%s annotation %s", sa.Namespace, sa.Name, AnnotationRoleARN), nil
+	}
+	where := fmt.Sprintf("Pod Identity association %s/%s", pod.Namespace, iamServiceAccount(pod))
+	if role.Source == podidentity.SourceEKS {
+		where += " (EKS API)"
+	}
+	return role.ARN, where, nil
+}
+
+// iamServiceAccount is the pod's ServiceAccount, "default" when unset (the
+// API server's ServiceAccount admission sets it before webhooks run).
+func iamServiceAccount(pod *corev1.Pod) string {
+	if pod.Spec.ServiceAccountName != "" {
+		return pod.Spec.ServiceAccountName
+	}
+	return "default"
+}
+
+// IAM adds input.state.iam: the documents of the role a pod will assume,
+// from the fetcher (the IAM API through its cache, or an offline file), and
+// the documents written inline in ACK iam.services.k8s.aws Roles and
+// Policies (no AWS call).
+type IAM struct {
+	Fetcher  *iam.Fetcher
+	Resolver RoleResolver
+}
+
+var _ review.Gatherer = (*IAM)(nil)
+
+// IAMState is input.state.iam (docs/policy-input.md).
+type IAMState struct {
+	// Status is ok (Policies hold the documents) or unknown (Reason says
+	// why the documents are not known).
+	Status iam.Status `json:"status"`
+	Reason string     `json:"reason,omitempty"`
+	// Role is the role's ARN for pods, the role's name for ACK Roles, and
+	// empty for ACK Policies.
+	Role string `json:"role,omitempty"`
+	// Source says where a pod's role came from.
+	Source string `json:"source,omitempty"`
+	// Path is the field that chose the role, or holds the document.
+	Path     string      `json:"path,omitempty"`
+	Policies []IAMPolicy `json:"policies"`
+	Boundary *IAMPolicy  `json:"boundary,omitempty"`
+	// BoundaryARN is an ACK Role's spec.permissionsBoundary; its document
+	// is not fetched at admission.
+	BoundaryARN string `json:"boundaryArn,omitempty"`
+	// TrustPolicy is an ACK Role's spec.assumeRolePolicyDocument.
+	TrustPolicy *iam.Document `json:"trustPolicy,omitempty"`
+}
+
+// IAMPolicy is a policy with the field it came from.
+type IAMPolicy struct {
+	iam.Policy
+	Path string `json:"path,omitempty"`
+}
+
+// Key implements review.Gatherer.
+func (g *IAM) Key() string { return "iam" }
+
+// Gather implements review.Gatherer.
+func (g *IAM) Gather(ctx context.Context, gt *review.Gathering) (any, error) {
+	switch gt.Target {
+	case engine.TargetPod:
+		return g.pod(ctx, gt)
+	case engine.TargetIAMRole:
+		return ackRole(gt.Object), nil
+	case engine.TargetIAMPolicy:
+		return ackPolicy(gt.Object), nil
+	}
+	return nil, nil
+}
+
+func (g *IAM) pod(ctx context.Context, gt *review.Gathering) (any, error) {
+	pod := gt.Pod
+	if pod == nil {
+		return nil, nil
+	}
+	ns, name := namespaceOf(gt), iamServiceAccount(pod)
+	sa, err := gt.State.ServiceAccount(ctx, ns, name)
+	if err != nil {
+		// Which role the pod assumes is unknown, not absent: say so rather
+		// than fail the whole review.
+		st := &IAMState{Path: "spec.serviceAccountName"}
+		return st.unknown(fmt.Sprintf("the pod's ServiceAccount %s/%s could not be read: %v", ns, name, err)), nil
+	}
+	p := *pod
+	p.Namespace = ns
+	arn, source, err := g.Resolver.RoleFor(ctx, &p, sa)
+	st := &IAMState{Role: arn, Source: source, Path: "spec.serviceAccountName", Policies: []IAMPolicy{}}
+	if arn != "" && strings.TrimSpace(pod.Annotations[AnnotationRoleARN]) == arn {
+		st.Path = "metadata.annotations"
+	}
+	switch {
+	case err != nil:
+		return st.unknown(fmt.Sprintf("the pod's IAM role could not be resolved: %v", err)), nil
+	case arn == "":
+		return nil, nil
+	}
+	if _, err := iam.RoleName(arn); err != nil {
+		return st.unknown(err.Error()), nil
+	}
+	if g.Fetcher == nil {
+		return st.unknown("this command does not read IAM documents"), nil
+	}
+	r := g.Fetcher.Lookup(ctx, arn)
+	if r.Status != iam.StatusOK {
+		return st.unknown(r.Reason), nil
+	}
+	st.Status = iam.StatusOK
+	for _, p := range r.Docs.Policies {
+		st.Policies = append(st.Policies, IAMPolicy{Policy: p, Path: st.Path})
+	}
+	if b := r.Docs.Boundary; b != nil {
+		st.Boundary = &IAMPolicy{Policy: *b, Path: st.Path}
+	}
+	return st, nil
+}
+
+func (st *IAMState) unknown(reason string) *IAMState {
+	st.Status, st.Reason, st.Policies = iam.StatusUnknown, reason, []IAMPolicy{}
+	return st
+}
+
+// ackRole reads an ACK Role: spec.inlinePolicies (name -> JSON document),
+// spec.assumeRolePolicyDocument and spec.permissionsBoundary. The managed
+// policies it attaches (spec.policies, spec.policyRefs) are checked where
+// they are defined (ACK Policies) and when a pod assumes the role.
+func ackRole(o *objects.Object) *IAMState {
+	spec, _ := o.Map["spec"].(map[string]any)
+	name, _ := spec["name"].(string)
+	if name == "" {
+		name = o.Name
+	}
+	st := &IAMState{Status: iam.StatusOK, Role: name, Policies: []IAMPolicy{}}
+	st.BoundaryARN, _ = spec["permissionsBoundary"].(string)
+	if v, ok := spec["assumeRolePolicyDocument"]; ok {
+		d, err := ackDocument(v)
+		if err != nil {
+			st.Path = "spec.assumeRolePolicyDocument"
+			return st.unknown(fmt.Sprintf("%s %s: spec.assumeRolePolicyDocument: %v", o.GVK.Kind, o.Name, err))
+		}
+		st.TrustPolicy = d
+	}
+	inline, _ := spec["inlinePolicies"].(map[string]any)
+	names := make([]string, 0, len(inline))
+	for k := range inline {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		path := "spec.inlinePolicies." + k
+		d, err := ackDocument(inline[k])
+		if err != nil {
+			st.Path = path
+			return st.unknown(fmt.Sprintf("%s %s: %s: %v", o.GVK.Kind, o.Name, path, err))
+		}
+		st.Policies = append(st.Policies, IAMPolicy{Policy: iam.Policy{Kind: iam.KindInline, Name: k, Document: d}, Path: path})
+	}
+	return st
+}
+
+// ackPolicy reads an ACK Policy's spec.policyDocument.
+func ackPolicy(o *objects.Object) *IAMState {
+	spec, _ := o.Map["spec"].(map[string]any)
+	name, _ := spec["name"].(string)
+	if name == "" {
+		name = o.Name
+	}
+	const path = "spec.policyDocument"
+	st := &IAMState{Status: iam.StatusOK, Path: path, Policies: []IAMPolicy{}}
+	d, err := ackDocument(spec["policyDocument"])
+	if err != nil {
+		return st.unknown(fmt.Sprintf("%s %s: %s: %v", o.GVK.Kind, o.Name, path, err))
+	}
+	// The ARN is known once ACK has created the policy.
+	status, _ := o.Map["status"].(map[string]any)
+	meta, _ := status["ackResourceMetadata"].(map[string]any)
+	arn, _ := meta["arn"].(string)
+	st.Policies = append(st.Policies, IAMPolicy{Policy: iam.Policy{Kind: iam.KindManaged, Name: name, ARN: arn, Document: d}, Path: path})
+	return st
+}
+
+// ackDocument parses a policy document held in an ACK field, where the CRD
+// declares a string of JSON.
+func ackDocument(v any) (*iam.Document, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, fmt.Errorf("the policy document is missing")
+	case string:
+		return iam.ParseDocument(x)
+	case map[string]any:
+		return nil, fmt.Errorf("want the policy document as a string of JSON, got an object")
+	}
+	return nil, fmt.Errorf("want the policy document as a string of JSON, got %v", v)
+}

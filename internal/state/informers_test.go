@@ -1,0 +1,108 @@
+package state
+
+import (
+	"context"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	discoveryfake "k8s.io/client-go/discovery/fake"
+	clienttesting "k8s.io/client-go/testing"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+func fakeDiscovery(lists ...*metav1.APIResourceList) *discoveryfake.FakeDiscovery {
+	return &discoveryfake.FakeDiscovery{Fake: &clienttesting.Fake{Resources: lists}}
+}
+
+func TestHasNodePools(t *testing.T) {
+	karpenter := &metav1.APIResourceList{GroupVersion: "karpenter.sh/v1", APIResources: []metav1.APIResource{{Name: "nodeclaims", Kind: "NodeClaim"}, {Name: "nodepools", Kind: "NodePool"}}}
+	claimsOnly := &metav1.APIResourceList{GroupVersion: "karpenter.sh/v1", APIResources: []metav1.APIResource{{Name: "nodeclaims", Kind: "NodeClaim"}}}
+	for _, tc := range []struct {
+		name string
+		d    *discoveryfake.FakeDiscovery
+		want bool
+	}{
+		{"served", fakeDiscovery(karpenter), true},
+		{"group without NodePools", fakeDiscovery(claimsOnly), false},
+		{"no karpenter", fakeDiscovery(&metav1.APIResourceList{GroupVersion: "v1"}), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := HasNodePools(tc.d)
+			if err != nil || got != tc.want {
+				t.Errorf("HasNodePools = %v, %v; want %v", got, err, tc.want)
+			}
+			inf, err := newInformers(tc.d, counter(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := inf.CacheOptions(cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Namespace{}: {}}})
+			if n := len(opts.ByObject); n != 4+map[bool]int{true: 1, false: 0}[tc.want] {
+				t.Errorf("CacheOptions set %d objects", n)
+			}
+			for obj, by := range opts.ByObject {
+				if _, ns := obj.(*corev1.Namespace); !ns && by.Transform == nil {
+					t.Errorf("%T has no transform", obj)
+				}
+			}
+			if c := inf.Cached(nil); c.NoNodePools == tc.want || c.Usage == nil {
+				t.Errorf("Cached %+v", c)
+			}
+		})
+	}
+}
+
+func TestHasNodePoolsDiscoveryError(t *testing.T) {
+	d := fakeDiscovery()
+	d.PrependReactor("get", "resource", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, context.DeadlineExceeded
+	})
+	if _, err := HasNodePools(d); err == nil {
+		t.Fatal("a discovery failure must be an error, not 'no NodePools'")
+	}
+}
+
+func TestSyncedBeforeStart(t *testing.T) {
+	inf, err := newInformers(fakeDiscovery(), counter(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inf.Synced(nil) == nil {
+		t.Error("readiness must wait for the pod informer")
+	}
+}
+
+func TestCachedWithoutNodePoolsDoesNotAsk(t *testing.T) {
+	c := &Cached{Reader: failingReader{}, NoNodePools: true}
+	pools, err := c.NodePools(context.Background())
+	if err != nil || pools != nil {
+		t.Errorf("NodePools = %v, %v", pools, err)
+	}
+}
+
+func TestCachedGPUUsage(t *testing.T) {
+	g := counter(t)
+	u := NewGPUUsage(g)
+	u.OnAdd(gpuPod("a", "x", "2", corev1.PodRunning, nil), true)
+	c := &Cached{Reader: failingReader{}, Usage: u}
+	got, err := c.GPUUsage(context.Background(), g, "a", "")
+	if err != nil || got.GPUs != 2 {
+		t.Errorf("GPUUsage = %+v, %v (the aggregator must answer, not the cache)", got, err)
+	}
+	if _, err := (&Cached{Reader: failingReader{}}).GPUUsage(context.Background(), g, "a", ""); err == nil {
+		t.Error("without an aggregator the pods are listed, and the list error returned")
+	}
+}
+
+// failingReader fails every read.
+type failingReader struct{}
+
+func (failingReader) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return context.Canceled
+}
+
+func (failingReader) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return context.Canceled
+}

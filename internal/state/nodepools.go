@@ -1,0 +1,36 @@
+package state
+
+import (
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
+)
+
+// NodePoolObject returns an empty NodePool of the kind Tollgate reads, to
+// name it to a controller-runtime cache (informers, transforms).
+func NodePoolObject() *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(NodePoolGVK)
+	return u
+}
+
+// HasNodePools reports whether the API server serves karpenter.sh/v1
+// NodePools. Without Karpenter's CRD there is nothing to cache, and a cache
+// asked for the kind would fail to start.
+func HasNodePools(d discovery.DiscoveryInterface) (bool, error) {
+	rs, err := d.ServerResourcesForGroupVersion(NodePoolGVK.GroupVersion().String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("discovering %s: %w", NodePoolGVK.GroupVersion(), err)
+	}
+	for _, r := range rs.APIResources {
+		if r.Kind == NodePoolGVK.Kind {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,166 @@
+package mutators
+
+import (
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tollgate-dev/tollgate/internal/config"
+)
+
+// LabelCapacityType is Karpenter's node label for on-demand, spot and
+// reserved capacity.
+const LabelCapacityType = "karpenter.sh/capacity-type"
+
+// CapacitySpot is its value on Spot nodes.
+const CapacitySpot = "spot"
+
+// nativeSleepMinor is the first Kubernetes minor with the lifecycle sleep
+// action on by default (PodLifecycleSleepAction, beta in 1.30).
+const nativeSleepMinor = 30
+
+// defaultGracePeriod is what the API server sets when a pod sets none.
+const defaultGracePeriod int64 = 30
+
+// PreStopDrain gives pods that can land on Spot capacity (CanRunOnSpot) a
+// drain: each app container without a preStop hook gets one that sleeps for
+// its workload class's drain time, with the native sleep action (Kubernetes
+// 1.30 and later) or exec sleep, and terminationGracePeriodSeconds is
+// raised to the class's grace period when it is lower. The grace period is
+// never raised past the Spot notice, and one the user set higher is kept.
+// Init containers, sidecars included, are left alone: sidecars stop after
+// the app containers, so they outlive the drain anyway. Pods that cannot
+// run on Spot get nothing.
+func PreStopDrain(pod *corev1.Pod, env *Env) bool {
+	cfg := &env.Config.Drain
+	if !cfg.Enabled || !CanRunOnSpot(pod, env.Namespace, cfg.SpotTaints) {
+		return false
+	}
+	class := cfg.Classes[WorkloadClass(pod, cfg)]
+	added := false
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+			continue
+		}
+		if c.Lifecycle == nil {
+			c.Lifecycle = &corev1.Lifecycle{}
+		}
+		c.Lifecycle.PreStop = drainHandler(cfg, env.KubernetesMinor, class.PreStopSleepSeconds)
+		added = true
+	}
+	if !added {
+		return false
+	}
+	grace := defaultGracePeriod
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		grace = *pod.Spec.TerminationGracePeriodSeconds
+	}
+	if want := min(class.TerminationGracePeriodSeconds, cfg.SpotNoticeSeconds); grace < want {
+		pod.Spec.TerminationGracePeriodSeconds = &want
+	}
+	return true
+}
+
+func drainHandler(cfg *config.Drain, minor int, seconds int64) *corev1.LifecycleHandler {
+	native := cfg.Action == config.DrainSleep || (cfg.Action == config.DrainAuto && minor >= nativeSleepMinor)
+	if native {
+		return &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: seconds}}
+	}
+	return &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sleep", strconv.FormatInt(seconds, 10)}}}
+}
+
+// WorkloadClass names a pod's drain class: the value of the class label
+// when it names a configured class; else batch for pods of Jobs and pods
+// that do not restart (restartPolicy Never or OnFailure); else inference.
+func WorkloadClass(pod *corev1.Pod, cfg *config.Drain) string {
+	if v, ok := pod.Labels[cfg.ClassLabel]; ok {
+		if _, known := cfg.Classes[v]; known {
+			return v
+		}
+	}
+	if pod.Spec.RestartPolicy == corev1.RestartPolicyNever || pod.Spec.RestartPolicy == corev1.RestartPolicyOnFailure {
+		return config.ClassBatch
+	}
+	for _, o := range pod.OwnerReferences {
+		if o.Kind == "Job" && o.APIVersion == "batch/v1" {
+			return config.ClassBatch
+		}
+	}
+	return config.ClassInference
+}
+
+// CanRunOnSpot reports whether a pod may be scheduled on Spot capacity: it
+// selects karpenter.sh/capacity-type=spot, its required or preferred node
+// affinity allows spot on that key, it tolerates a Spot taint, or its
+// namespace is annotated tollgate.dev/capacity-type: spot — unless its node
+// selector or every required affinity term rules spot out.
+func CanRunOnSpot(pod *corev1.Pod, ns *corev1.Namespace, spotTaints []corev1.Taint) bool {
+	if v, ok := pod.Spec.NodeSelector[LabelCapacityType]; ok {
+		return v == CapacitySpot
+	}
+	var required []corev1.NodeSelectorTerm
+	var preferred []corev1.PreferredSchedulingTerm
+	if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil {
+		if r := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution; r != nil {
+			required = r.NodeSelectorTerms
+		}
+		preferred = a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution
+	}
+	if len(required) > 0 && !slices.ContainsFunc(required, func(t corev1.NodeSelectorTerm) bool { return termAdmitsSpot(t, false) }) {
+		return false
+	}
+	if slices.ContainsFunc(required, func(t corev1.NodeSelectorTerm) bool { return termAdmitsSpot(t, true) }) ||
+		slices.ContainsFunc(preferred, func(p corev1.PreferredSchedulingTerm) bool { return termAdmitsSpot(p.Preference, true) }) {
+		return true
+	}
+	for _, taint := range spotTaints {
+		if slices.ContainsFunc(pod.Spec.Tolerations, func(t corev1.Toleration) bool { return tolerates(t, taint) }) {
+			return true
+		}
+	}
+	return ns != nil && ns.Annotations[config.AnnotationCapacityType] == CapacitySpot
+}
+
+// termAdmitsSpot reports whether a node selector term lets spot nodes
+// through on karpenter.sh/capacity-type. With explicit set, the term must
+// name the key; otherwise a term that does not mention it admits spot too.
+func termAdmitsSpot(t corev1.NodeSelectorTerm, explicit bool) bool {
+	mentioned := false
+	for _, e := range t.MatchExpressions {
+		if e.Key != LabelCapacityType {
+			continue
+		}
+		mentioned = true
+		spot := slices.Contains(e.Values, CapacitySpot)
+		switch e.Operator {
+		case corev1.NodeSelectorOpIn:
+			if !spot {
+				return false
+			}
+		case corev1.NodeSelectorOpNotIn:
+			if spot {
+				return false
+			}
+		case corev1.NodeSelectorOpDoesNotExist, corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+			return false
+		}
+	}
+	return mentioned || !explicit
+}
+
+// tolerates is the scheduler's toleration match for the Equal and Exists
+// operators (Spot taints are not numeric).
+func tolerates(t corev1.Toleration, taint corev1.Taint) bool {
+	if (t.Effect != "" && t.Effect != taint.Effect) || (t.Key != "" && t.Key != taint.Key) {
+		return false
+	}
+	switch t.Operator {
+	case "", corev1.TolerationOpEqual:
+		return t.Value == taint.Value
+	case corev1.TolerationOpExists:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,172 @@
+# METADATA
+# title: MIG profile offered by the pod's GPUs
+# description: |-
+#   A pod that names a MIG profile (annotation tollgate.dev/mig-profile on the
+#   pod, or on its namespace as a default) and requests nvidia.com/gpu must
+#   name a profile that a GPU it can run on offers. The GPUs are those of the
+#   catalog's instance types allowed by the pod's node selector and required
+#   node affinity on node.kubernetes.io/instance-type,
+#   karpenter.k8s.aws/instance-family and karpenter.sh/nodepool (a NodePool
+#   allows the instance types its requirements allow); a pod that does not
+#   narrow them may use any known GPU's profile. Tollgate's MIG mutator
+#   rewrites the requests of pods with a valid profile and leaves the others
+#   to this policy.
+# custom:
+#   id: gpu.mig-profile
+#   severity: high
+#   action: deny
+#   targets: [pod, template]
+#   remediation: Name one of the valid profiles the message lists, or target instance types or NodePools whose GPUs offer the profile (p4d is A100 40GB, p4de A100 80GB, p5 H100 80GB, p5e and p5en H200; g5, g6 and g6e GPUs have no MIG).
+#   example: |
+#     apiVersion: v1
+#     kind: Pod
+#     metadata:
+#       name: tenant-a-inference
+#       namespace: tenant-a
+#       annotations:
+#         tollgate.dev/mig-profile: 3g.40gb
+#     spec:
+#       nodeSelector:
+#         node.kubernetes.io/instance-type: p4d.24xlarge
+#       containers:
+#       - name: vllm
+#         image: vllm/vllm-openai:v0.6.3
+#         resources:
+#           limits:
+#             nvidia.com/gpu: 1
+package tollgate.gpu.mig_profile
+
+_annotation := "tollgate.dev/mig-profile"
+
+_pod_profile := trim_space(object.get(input.pod.metadata, ["annotations", _annotation], ""))
+
+_profile := _pod_profile if {
+	_pod_profile != ""
+} else := trim_space(object.get(input.namespace, ["annotations", _annotation], ""))
+
+violation contains _finding if {
+	_profile != ""
+	some c in input.pod.containers
+	_requests_gpu(c)
+	not _profile in _valid
+}
+
+_requests_gpu(c) if c.resources.requests["nvidia.com/gpu"]
+
+_requests_gpu(c) if c.resources.limits["nvidia.com/gpu"]
+
+_catalog := data.tollgate.catalog
+
+# _target_gpus are the GPU models of the instance types the pod can run on;
+# every known model (EC2 or not) when the pod does not narrow the instance
+# types, or narrows them to none Tollgate knows.
+_target_types := {t |
+	some t, _ in _catalog.instanceTypes
+	some term in _terms
+	_allows_all(term, t)
+}
+
+_target_gpus := {_catalog.instanceTypes[t].gpu | some t in _target_types} if {
+	count(_target_types) > 0
+	count(_target_types) < count(_catalog.instanceTypes)
+} else := {g | some g, _ in _catalog.gpus}
+
+_valid := {p | some g in _target_gpus; some p in object.get(_catalog.gpus[g], "profiles", [])}
+
+# _terms are the pod's required node selector terms, each with the node
+# selector added (terms are ORed); the node selector alone without terms.
+_selector := [{"key": k, "operator": "In", "values": [v]} | some k, v in object.get(input.pod.spec, "nodeSelector", {})]
+
+_affinity_terms := object.get(input.pod.spec, ["affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"], [])
+
+_terms := [array.concat(_selector, object.get(t, "matchExpressions", [])) | some t in _affinity_terms] if {
+	count(_affinity_terms) > 0
+} else := [_selector]
+
+_allows_all(reqs, t) if {
+	every r in reqs {
+		_allows(r, t)
+	}
+}
+
+_allows(r, t) if {
+	r.key == "karpenter.sh/nodepool"
+	r.operator == "In"
+	_nodepools_allow(r.values, t)
+}
+
+_allows(r, _) if {
+	r.key == "karpenter.sh/nodepool"
+	r.operator != "In"
+}
+
+_allows(r, t) if {
+	r.key != "karpenter.sh/nodepool"
+	_type_allows(r, t)
+}
+
+_nodepools := object.get(input, ["state", "nodepools"], [])
+
+# A NodePool the state does not hold does not narrow the choice.
+_nodepools_allow(names, _) if {
+	every np in _nodepools {
+		not np.metadata.name in names
+	}
+}
+
+_nodepools_allow(names, t) if {
+	some np in _nodepools
+	np.metadata.name in names
+	every r in object.get(np, ["spec", "template", "spec", "requirements"], []) {
+		_type_allows(r, t)
+	}
+}
+
+_type_allows(r, _) if not r.key in {"node.kubernetes.io/instance-type", "karpenter.k8s.aws/instance-family"}
+
+_type_allows(r, t) if {
+	r.key == "node.kubernetes.io/instance-type"
+	_op_allows(r, t)
+}
+
+_type_allows(r, t) if {
+	r.key == "karpenter.k8s.aws/instance-family"
+	_op_allows(r, split(t, ".")[0])
+}
+
+_op_allows(r, v) if {
+	r.operator == "In"
+	v in r.values
+}
+
+_op_allows(r, v) if {
+	r.operator == "NotIn"
+	not v in r.values
+}
+
+_op_allows(r, _) if not r.operator in {"In", "NotIn"}
+
+_finding := {"msg": msg, "path": path} if {
+	paths := [input.pod.containerPaths[i] | some i, c in input.pod.containers; _requests_gpu(c)]
+	path := concat("", [paths[0], ".resources"])
+	msg := sprintf("MIG profile %q (%s) %s; valid profiles: %s", [_profile, _source, _why, _list(_valid)])
+}
+
+_source := sprintf("pod annotation %s", [_annotation]) if {
+	_pod_profile != ""
+} else := sprintf("annotation %s of namespace %s", [_annotation, input.namespace.name])
+
+_known := {p | some g in _catalog.gpus; some p in object.get(g, "profiles", [])}
+
+_why := "is not a MIG profile of any GPU Tollgate knows" if {
+	not _profile in _known
+} else := sprintf("is not offered by the GPUs the pod can run on (%s)", [concat(", ", sort(_target_gpus))])
+
+# _list orders profiles by compute slices, then memory: 1g.5gb before 1g.10gb.
+_list(ps) := "none" if {
+	count(ps) == 0
+} else := concat(", ", [x[2] | some x in sort([[_slices(p), _memory(p), p] | some p in ps])])
+
+_slices(p) := to_number(trim_suffix(split(p, ".")[0], "g"))
+
+_memory(p) := to_number(trim_suffix(split(p, ".")[1], "gb"))

@@ -1,0 +1,146 @@
+# METADATA
+# title: Spot capacity helpers
+# description: |-
+#   Whether the pod under evaluation (a Pod, or a workload's pod template)
+#   can land on Spot capacity, detected as the preStop drain mutator
+#   detects it: its node selector or its required or preferred node
+#   affinity allows karpenter.sh/capacity-type=spot, it tolerates a Spot
+#   taint (params.spot.taintKeys with value spot), its namespace is
+#   annotated tollgate.dev/capacity-type=spot, or the NodePool its node
+#   selector names (karpenter.sh/nodepool) allows Spot. A node selector,
+#   required node affinity or NodePool that keeps the pod off Spot wins over
+#   all of these. DaemonSet pods run on every node and are not judged, and
+#   pods are judged when they are created: a pod's scheduling constraints do
+#   not change afterwards, while a workload's template does.
+package tollgate.spot.lib
+
+import data.tollgate.nodepool.lib as nodepool
+import data.tollgate.params.spot as params
+
+capacity_type := "karpenter.sh/capacity-type"
+
+# spot is true when the pod can land on Spot capacity and is judged.
+spot if {
+	count(reasons) > 0
+	not excluded
+	not daemonset
+	not pod_update
+}
+
+# reason says why the pod can land on Spot, for messages.
+reason := concat("; ", sort(reasons))
+
+reasons contains "nodeSelector karpenter.sh/capacity-type=spot" if {
+	input.pod.spec.nodeSelector[capacity_type] == "spot"
+}
+
+reasons contains "required node affinity allows karpenter.sh/capacity-type=spot" if {
+	some term in input.pod.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
+	some e in term.matchExpressions
+	e.key == capacity_type
+	nodepool.admits(e, "spot")
+}
+
+reasons contains "preferred node affinity allows karpenter.sh/capacity-type=spot" if {
+	some p in input.pod.spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution
+	some e in p.preference.matchExpressions
+	e.key == capacity_type
+	nodepool.admits(e, "spot")
+}
+
+reasons contains sprintf("tolerates the %s=spot taint", [t.key]) if {
+	some t in input.pod.spec.tolerations
+	t.key in params.taintKeys
+	_tolerates_spot(t)
+}
+
+reasons contains "namespace annotation tollgate.dev/capacity-type=spot" if {
+	input.namespace.annotations["tollgate.dev/capacity-type"] == "spot"
+}
+
+reasons contains sprintf("NodePool %s allows Spot", [pool.metadata.name]) if {
+	some pool in _selected_nodepools
+	nodepool.allows_spot(pool)
+}
+
+_tolerates_spot(t) if t.operator == "Exists"
+
+_tolerates_spot(t) if t.value == "spot"
+
+_selected_nodepools contains pool if {
+	name := input.pod.spec.nodeSelector["karpenter.sh/nodepool"]
+	some pool in input.state.nodepools
+	pool.metadata.name == name
+}
+
+# excluded is true when a required constraint keeps the pod off Spot.
+excluded if {
+	v := input.pod.spec.nodeSelector[capacity_type]
+	v != "spot"
+}
+
+excluded if {
+	terms := input.pod.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
+	count(terms) > 0
+	every term in terms {
+		_term_excludes_spot(term)
+	}
+}
+
+excluded if {
+	some pool in _selected_nodepools
+	not nodepool.allows_spot(pool)
+}
+
+_term_excludes_spot(term) if {
+	some e in term.matchExpressions
+	e.key == capacity_type
+	not nodepool.admits(e, "spot")
+}
+
+daemonset if input.workload.kind == "DaemonSet"
+
+daemonset if owner.kind == "DaemonSet"
+
+pod_update if {
+	input.kind.kind == "Pod"
+	input.request.operation == "UPDATE"
+}
+
+# owner is the pod's controller owner reference; undefined for bare pods
+# and for templates.
+owner := [ref | some ref in input.pod.metadata.ownerReferences; ref.controller == true][0]
+
+# training is true for pods and templates labelled as training
+# (params.spot.trainingLabels).
+training if {
+	some key, values in params.trainingLabels
+	input.pod.metadata.labels[key] in values
+}
+
+# prestop_sleep is how long a container's preStop hook sleeps: the native
+# sleep action, or the sum of the sleep commands of an exec hook.
+prestop_sleep(c) := c.lifecycle.preStop.sleep.seconds
+
+prestop_sleep(c) := s if {
+	command := concat(" ", c.lifecycle.preStop.exec.command)
+	sleeps := regex.find_all_string_submatch_n(`(?:^|[\s;&|(/])sleep\s+([0-9]+)`, command, -1)
+	count(sleeps) > 0
+	s := sum([to_number(m[1]) | some m in sleeps])
+}
+
+# grace is the pod's termination grace period (the API server's default is 30s).
+grace := object.get(input.pod.spec, "terminationGracePeriodSeconds", 30)
+
+# app_containers lists [field path, container] for the app containers.
+app_containers := [[input.pod.containerPaths[i], c] |
+	some i, c in input.pod.containers
+	startswith(input.pod.containerPaths[i], "spec.containers[")
+]
+
+# join_quote renders names as "a", "b".
+join_quote(names) := concat(", ", [sprintf("%q", [n]) | some n in names])
+
+plural(singular, _, 1) := singular
+
+plural(_, plural, n) := plural if n != 1
