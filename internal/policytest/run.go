@@ -34,8 +34,8 @@ type CaseResult struct {
 func (r *CaseResult) Passed() bool { return len(r.Failures) == 0 }
 
 // NewReviewer builds the reviewer a suite's cases run through, over the
-// suite's cluster state and configuration overrides.
-type NewReviewer func(st state.Reader, config map[string]any) (*review.Reviewer, error)
+// suite's cluster state, configuration overrides and offline IAM documents.
+type NewReviewer func(st state.Reader, config map[string]any, iamPolicies string) (*review.Reviewer, error)
 
 // Run runs the suite's cases whose "suite/case" name matches filter (nil
 // runs all).
@@ -53,7 +53,7 @@ func Run(ctx context.Context, s *Suite, newReviewer NewReviewer, filter *regexp.
 		}
 		if r == nil {
 			var err error
-			if r, err = newReviewer(st, s.Config); err != nil {
+			if r, err = newReviewer(st, s.Config, s.IAMPolicies); err != nil {
 				return nil, &Error{File: s.File, Line: 1, Err: fmt.Errorf("config: %w", err)}
 			}
 		}

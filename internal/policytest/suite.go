@@ -33,8 +33,12 @@ type Suite struct {
 	// Config overrides the configuration for this suite (inline, the same
 	// keys as the configuration file: actions, pss, exemptions, params...).
 	Config map[string]any `yaml:"config"`
-	State  []Source       `yaml:"state"`
-	Cases  []Case         `yaml:"cases"`
+	// IAMPolicies is a file (relative to the suite) of the IAM documents of
+	// the roles pods assume, the --iam-policies format of eval: the iam
+	// rules run offline, without any AWS call.
+	IAMPolicies string   `yaml:"iamPolicies"`
+	State       []Source `yaml:"state"`
+	Cases       []Case   `yaml:"cases"`
 
 	// File is where the suite was read from.
 	File string `yaml:"-"`
@@ -183,6 +187,14 @@ func Load(file string) (*Suite, error) {
 		return nil, fail(line(&root, "cases"), "no cases")
 	}
 	dir := filepath.Dir(file)
+	if s.IAMPolicies != "" {
+		if !filepath.IsAbs(s.IAMPolicies) {
+			s.IAMPolicies = filepath.Join(dir, s.IAMPolicies)
+		}
+		if _, err := os.Stat(s.IAMPolicies); err != nil {
+			return nil, fail(line(&root, "iamPolicies"), "iamPolicies: %v", err)
+		}
+	}
 	stateLines := itemLines(&root, "state")
 	for i := range s.State {
 		src := &s.State[i]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/iam"
 	"github.com/tollgate-dev/tollgate/internal/policytest"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
@@ -129,7 +130,7 @@ Exit codes: 0 every test passed, 1 a test failed, 2 a suite is malformed
 // configuration, or, when the suite overrides the configuration, both
 // rebuilt with the override merged in.
 func reviewerFactory(ctx context.Context, base *config.Config, e *engine.Engine, bundles []string) policytest.NewReviewer {
-	return func(st state.Reader, override map[string]any) (*review.Reviewer, error) {
+	return func(st state.Reader, override map[string]any, iamPolicies string) (*review.Reviewer, error) {
 		cfg, eng := base, e
 		if len(override) > 0 {
 			merged, err := mergeConfig(base, override)
@@ -141,7 +142,16 @@ func reviewerFactory(ctx context.Context, base *config.Config, e *engine.Engine,
 			}
 			cfg = merged
 		}
-		return wiring.NewReviewer(engine.NewHolder(eng), cfg, st, wiring.Deps{})
+		var deps wiring.Deps
+		if iamPolicies != "" {
+			// Suites never call AWS: their IAM documents are a file.
+			f, err := iam.New(ctx, cfg.IAM, iam.Wait, iam.WithOfflinePolicies(iamPolicies))
+			if err != nil {
+				return nil, err
+			}
+			deps.IAM = f
+		}
+		return wiring.NewReviewer(engine.NewHolder(eng), cfg, st, deps)
 	}
 }
 
