@@ -55,7 +55,10 @@ func Handler(h admission.Handler) http.Handler {
 		if t, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && t > 0 && t < timeout {
 			timeout = t
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		// The server's base context ends when Tollgate shuts down; a review
+		// in flight then still finishes (bounded by the API server's
+		// timeout), so that a rolling restart fails no request.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
 		defer cancel()
 		resp := wh.Handle(ctx, admission.Request{AdmissionRequest: *ar.Request})
 		out := admissionv1.AdmissionReview{Response: &resp.AdmissionResponse}

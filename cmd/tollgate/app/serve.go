@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -54,6 +56,7 @@ type serveOptions struct {
 	releaseNamespace string
 	development      bool
 	leaderElect      bool
+	shutdownDelay    time.Duration
 	certs            certOptions
 	// auditInterval runs the background audit (0: off); auditMaxResults
 	// caps each PolicyReport's listed results.
@@ -83,10 +86,8 @@ func NewServeCommand(s IOStreams) *cobra.Command {
 		Short: "Serve the admission webhooks (TLS :9443), metrics (:8080) and health probes (:8081)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := ctrl.SetupSignalHandler()
-			if cmd.Context() != nil && cmd.Context() != context.Background() {
-				ctx = cmd.Context()
-			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			return runServe(ctx, s, o)
 		},
 	}
@@ -100,6 +101,7 @@ func NewServeCommand(s IOStreams) *cobra.Command {
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "health and readiness probe address")
 	f.StringVar(&o.releaseNamespace, "release-namespace", os.Getenv("POD_NAMESPACE"), "namespace Tollgate runs in; always exempt")
 	f.BoolVar(&o.development, "development", false, "human-readable debug logs")
+	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, report not ready and keep serving this long before stopping, so that endpoints stop sending requests first")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader among replicas for work only one should do (certificate rotation, background audit)")
 	f.DurationVar(&o.auditInterval, "audit-interval", 0, "audit the cluster this often and write PolicyReports (leader only; 0 disables)")
 	f.IntVar(&o.auditMaxResults, "audit-max-results", audit.DefaultMaxResults, "results listed per PolicyReport, most severe first (summaries count all)")
@@ -275,6 +277,32 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	srv.Register("/validate", webhooks.Handler(&webhooks.Validator{Reviewer: reviewer, Metrics: metrics}))
 	srv.Register("/mutate", webhooks.Handler(&webhooks.Mutator{Reviewer: reviewer, Metrics: metrics}))
 
+	// On SIGTERM (ctx done) readiness fails at once; the manager stops
+	// shutdownDelay later, then the webhook server finishes the requests
+	// in flight. Kubernetes removes the pod from the Service's endpoints
+	// while it still serves, so no request reaches a closed port.
+	var draining atomic.Bool
+	mgrCtx, stopMgr := context.WithCancel(context.Background())
+	defer stopMgr()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-mgrCtx.Done():
+			return
+		}
+		draining.Store(true)
+		log.Info("shutting down: not ready; serving until the delay ends", "delay", o.shutdownDelay)
+		time.Sleep(o.shutdownDelay)
+		stopMgr()
+	}()
+	if err := mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
+		if draining.Load() {
+			return errors.New("shutting down")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	var synced atomic.Bool
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
@@ -302,7 +330,7 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 		}
 	}()
 	log.Info("serving", "policies", len(e.Policies()), "port", o.port, "certDir", o.certDir)
-	return mgr.Start(ctx)
+	return mgr.Start(mgrCtx)
 }
 
 // setupSelfSigned writes a usable key pair into the certificate directory
