@@ -277,6 +277,13 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	srv.Register("/validate", webhooks.Handler(&webhooks.Validator{Reviewer: reviewer, Metrics: metrics}))
 	srv.Register("/mutate", webhooks.Handler(&webhooks.Mutator{Reviewer: reviewer, Metrics: metrics}))
 
+	contact, err := state.NewContact(rc, 5*time.Second, crmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(contact); err != nil {
+		return err
+	}
 	// On SIGTERM (ctx done) readiness fails at once; the manager stops
 	// shutdownDelay later, then the webhook server finishes the requests
 	// in flight. Kubernetes removes the pod from the Service's endpoints
