@@ -49,8 +49,8 @@ type Env struct {
 	// Association is the Pod Identity association of the pod's
 	// ServiceAccount, nil when there is none.
 	Association *podidentity.Association
-	// NodePools are read only for pods that name a MIG profile, request
-	// GPUs and select a NodePool.
+	// NodePools are read only for pods that select a NodePool and either
+	// name a MIG profile and request GPUs (MIG) or may need a drain.
 	NodePools []map[string]any
 	// KubernetesMinor decides the drain action.
 	KubernetesMinor int
@@ -176,7 +176,8 @@ func (c *Chain) Env(ctx context.Context, pod *corev1.Pod, ns *corev1.Namespace, 
 			}
 		}
 	}
-	if c.cfg.MIG.Enabled && st != nil && needsNodePools(pod, ns) {
+	_, selectsPool := pod.Spec.NodeSelector[LabelNodePool]
+	if st != nil && ((c.cfg.MIG.Enabled && needsNodePools(pod, ns)) || (c.cfg.Drain.Enabled && selectsPool)) {
 		nps, err := st.NodePools(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%w: NodePools: %w", review.ErrStateUnavailable, err)

@@ -54,6 +54,18 @@ func TestCanRunOnSpot(t *testing.T) {
 		return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}}
 	}
 	spotNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{config.AnnotationCapacityType: "spot"}}}
+	pool := func(name string, reqs ...any) map[string]any {
+		return map[string]any{"metadata": map[string]any{"name": name},
+			"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"requirements": reqs}}}}
+	}
+	ct := func(op string, values ...any) any {
+		return map[string]any{"key": LabelCapacityType, "operator": op, "values": values}
+	}
+	pools := []map[string]any{
+		pool("spot-pool", ct("In", "spot", "on-demand")),
+		pool("od-pool", ct("In", "on-demand")),
+		pool("bare-pool", map[string]any{"key": "kubernetes.io/arch", "operator": "In", "values": []any{"amd64"}}),
+	}
 	for _, tc := range []struct {
 		name string
 		spec corev1.PodSpec
@@ -73,8 +85,20 @@ func TestCanRunOnSpot(t *testing.T) {
 		{"one term of two allows spot", corev1.PodSpec{Affinity: required(req(corev1.NodeSelectorOpIn, "on-demand"), req(corev1.NodeSelectorOpIn, "spot"))}, nil, true},
 		{"toleration", corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: LabelCapacityType, Operator: corev1.TolerationOpExists}}}, nil, true},
 		{"toleration of another value", corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: LabelCapacityType, Value: "reserved", Effect: corev1.TaintEffectNoSchedule}}}, nil, false},
+		{"toleration with another effect", corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: LabelCapacityType, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}}}, nil, false},
+		{"key-less Exists tolerates every taint", corev1.PodSpec{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}, nil, true},
+		{"term naming the key twice", corev1.PodSpec{Affinity: required(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+			{Key: LabelCapacityType, Operator: corev1.NodeSelectorOpIn, Values: []string{"spot", "on-demand"}},
+			{Key: LabelCapacityType, Operator: corev1.NodeSelectorOpNotIn, Values: []string{"spot"}}}})}, nil, false},
+		{"required Gte", corev1.PodSpec{Affinity: required(req("Gte", "1"))}, nil, false},
+		{"NodePool allowing spot", corev1.PodSpec{NodeSelector: map[string]string{LabelNodePool: "spot-pool"}}, nil, true},
+		{"NodePool on-demand only beats namespace", corev1.PodSpec{NodeSelector: map[string]string{LabelNodePool: "od-pool"}}, spotNS, false},
+		{"NodePool on-demand only beats toleration", corev1.PodSpec{NodeSelector: map[string]string{LabelNodePool: "od-pool"},
+			Tolerations: []corev1.Toleration{{Key: LabelCapacityType, Operator: corev1.TolerationOpExists}}}, nil, false},
+		{"NodePool without a capacity-type requirement is on-demand", corev1.PodSpec{NodeSelector: map[string]string{LabelNodePool: "bare-pool"}}, spotNS, false},
+		{"unknown NodePool decides nothing", corev1.PodSpec{NodeSelector: map[string]string{LabelNodePool: "missing"}}, spotNS, true},
 	} {
-		if got := CanRunOnSpot(&corev1.Pod{Spec: tc.spec}, tc.ns, taints); got != tc.want {
+		if got := CanRunOnSpot(&corev1.Pod{Spec: tc.spec}, tc.ns, taints, pools); got != tc.want {
 			t.Errorf("%s: CanRunOnSpot = %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -212,6 +236,8 @@ func TestChainStateUnavailable(t *testing.T) {
 	cfg := config.Default().Mutators
 	noCredentials := cfg
 	noCredentials.Credentials.Enabled = false
+	noDrain := noCredentials
+	noDrain.Drain.Enabled = false
 	for _, tc := range []struct {
 		name  string
 		cfg   config.Mutators
@@ -222,7 +248,8 @@ func TestChainStateUnavailable(t *testing.T) {
 	}{
 		{"ServiceAccount", cfg, nil, unavailable{state.NewStatic()}, pod(nil), "cluster state unavailable: ServiceAccount ai/default: informer not synced"},
 		{"association", cfg, downAssociations{}, state.NewStatic(), pod(nil), "cluster state unavailable: Pod Identity association of ServiceAccount ai/default: EKS API unreachable"},
-		{"NodePools", noCredentials, nil, unavailable{state.NewStatic()}, pod(map[string]string{config.AnnotationMIGProfile: "3g.40gb"}), "cluster state unavailable: NodePools: list timed out"},
+		{"NodePools", noDrain, nil, unavailable{state.NewStatic()}, pod(map[string]string{config.AnnotationMIGProfile: "3g.40gb"}), "cluster state unavailable: NodePools: list timed out"},
+		{"NodePools for the drain", noCredentials, nil, unavailable{state.NewStatic()}, pod(nil), "cluster state unavailable: NodePools: list timed out"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := NewChain(Options{Config: tc.cfg, Catalog: cat, Associations: tc.assoc})
@@ -240,8 +267,9 @@ func TestChainStateUnavailable(t *testing.T) {
 			}
 		})
 	}
-	// Without a MIG profile the NodePools are not read, and UPDATE is not mutated.
-	c, _ := NewChain(Options{Config: noCredentials, Catalog: cat})
+	// Without a MIG profile and with the drain off the NodePools are not
+	// read, and UPDATE is not mutated.
+	c, _ := NewChain(Options{Config: noDrain, Catalog: cat})
 	if err := c.Mutate(context.Background(), &review.MutationRequest{Pod: pod(nil), State: unavailable{state.NewStatic()}, Operation: "CREATE"}); err != nil {
 		t.Errorf("NodePools read for a pod without a MIG profile: %v", err)
 	}

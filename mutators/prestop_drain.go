@@ -34,7 +34,7 @@ const defaultGracePeriod int64 = 30
 // run on Spot get nothing.
 func PreStopDrain(pod *corev1.Pod, env *Env) bool {
 	cfg := &env.Config.Drain
-	if !cfg.Enabled || !CanRunOnSpot(pod, env.Namespace, cfg.SpotTaints) {
+	if !cfg.Enabled || !CanRunOnSpot(pod, env.Namespace, cfg.SpotTaints, env.NodePools) {
 		return false
 	}
 	class := cfg.Classes[WorkloadClass(pod, cfg)]
@@ -93,10 +93,13 @@ func WorkloadClass(pod *corev1.Pod, cfg *config.Drain) string {
 
 // CanRunOnSpot reports whether a pod may be scheduled on Spot capacity: it
 // selects karpenter.sh/capacity-type=spot, its required or preferred node
-// affinity allows spot on that key, it tolerates a Spot taint, or its
-// namespace is annotated tollgate.dev/capacity-type: spot — unless its node
-// selector or every required affinity term rules spot out.
-func CanRunOnSpot(pod *corev1.Pod, ns *corev1.Namespace, spotTaints []corev1.Taint) bool {
+// affinity allows spot on that key, it tolerates a Spot taint, its
+// namespace is annotated tollgate.dev/capacity-type: spot, or the NodePool
+// its node selector names allows Spot — unless its node selector, every
+// required affinity term or that NodePool rules spot out. nodePools are the
+// cluster's NodePools; a NodePool they do not hold decides nothing.
+// rego/spot/lib.rego applies the same rules.
+func CanRunOnSpot(pod *corev1.Pod, ns *corev1.Namespace, spotTaints []corev1.Taint, nodePools []map[string]any) bool {
 	if v, ok := pod.Spec.NodeSelector[LabelCapacityType]; ok {
 		return v == CapacitySpot
 	}
@@ -111,7 +114,20 @@ func CanRunOnSpot(pod *corev1.Pod, ns *corev1.Namespace, spotTaints []corev1.Tai
 	if len(required) > 0 && !slices.ContainsFunc(required, func(t corev1.NodeSelectorTerm) bool { return termAdmitsSpot(t, false) }) {
 		return false
 	}
-	if slices.ContainsFunc(required, func(t corev1.NodeSelectorTerm) bool { return termAdmitsSpot(t, true) }) ||
+	poolSpot, poolKnown := false, false
+	if name, ok := pod.Spec.NodeSelector[LabelNodePool]; ok {
+		for _, np := range nodePools {
+			if md, _ := np["metadata"].(map[string]any); md["name"] == name {
+				poolKnown, poolSpot = true, nodePoolAllowsSpot(np)
+				break
+			}
+		}
+	}
+	if poolKnown && !poolSpot {
+		return false
+	}
+	if poolSpot ||
+		slices.ContainsFunc(required, func(t corev1.NodeSelectorTerm) bool { return termAdmitsSpot(t, true) }) ||
 		slices.ContainsFunc(preferred, func(p corev1.PreferredSchedulingTerm) bool { return termAdmitsSpot(p.Preference, true) }) {
 		return true
 	}
@@ -121,6 +137,50 @@ func CanRunOnSpot(pod *corev1.Pod, ns *corev1.Namespace, spotTaints []corev1.Tai
 		}
 	}
 	return ns != nil && ns.Annotations[config.AnnotationCapacityType] == CapacitySpot
+}
+
+// nodePoolAllowsSpot reports whether a NodePool's karpenter.sh/capacity-type
+// requirements admit Spot. Without one, Karpenter launches on-demand only.
+func nodePoolAllowsSpot(np map[string]any) bool {
+	spec, _ := np["spec"].(map[string]any)
+	tmpl, _ := spec["template"].(map[string]any)
+	tspec, _ := tmpl["spec"].(map[string]any)
+	reqs, _ := tspec["requirements"].([]any)
+	found := false
+	for _, r := range reqs {
+		m, _ := r.(map[string]any)
+		if m["key"] != LabelCapacityType {
+			continue
+		}
+		found = true
+		op, _ := m["operator"].(string)
+		var values []string
+		vs, _ := m["values"].([]any)
+		for _, v := range vs {
+			if s, ok := v.(string); ok {
+				values = append(values, s)
+			}
+		}
+		if !admitsSpot(op, values) {
+			return false
+		}
+	}
+	return found
+}
+
+// admitsSpot applies one requirement on karpenter.sh/capacity-type to the
+// value spot. Numeric operators never admit a non-number.
+func admitsSpot(op string, values []string) bool {
+	spot := slices.Contains(values, CapacitySpot)
+	switch corev1.NodeSelectorOperator(op) {
+	case corev1.NodeSelectorOpIn:
+		return spot
+	case corev1.NodeSelectorOpNotIn:
+		return !spot
+	case corev1.NodeSelectorOpExists:
+		return true
+	}
+	return false
 }
 
 // termAdmitsSpot reports whether a node selector term lets spot nodes
@@ -133,17 +193,7 @@ func termAdmitsSpot(t corev1.NodeSelectorTerm, explicit bool) bool {
 			continue
 		}
 		mentioned = true
-		spot := slices.Contains(e.Values, CapacitySpot)
-		switch e.Operator {
-		case corev1.NodeSelectorOpIn:
-			if !spot {
-				return false
-			}
-		case corev1.NodeSelectorOpNotIn:
-			if spot {
-				return false
-			}
-		case corev1.NodeSelectorOpDoesNotExist, corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+		if !admitsSpot(string(e.Operator), e.Values) {
 			return false
 		}
 	}

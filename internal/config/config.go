@@ -136,7 +136,35 @@ func (c *Config) Validate() error {
 	if err := c.Mutators.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if spot, ok := c.Params["spot"].(map[string]any); ok {
+		if _, ok := spot["taints"]; ok {
+			errs = append(errs, errors.New("params.spot.taints: set mutators.drain.spotTaints instead; the drain mutator and the spot policies share it"))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// PolicyParams are the parameters the engine passes to policies: Params,
+// plus what the policies share with the mutators, so that both judge a pod
+// alike: params.spot.taints is mutators.drain.spotTaints.
+func (c *Config) PolicyParams() map[string]any {
+	out := make(map[string]any, len(c.Params)+1)
+	for k, v := range c.Params {
+		out[k] = v
+	}
+	spot := map[string]any{}
+	if s, ok := c.Params["spot"].(map[string]any); ok {
+		for k, v := range s {
+			spot[k] = v
+		}
+	}
+	taints := make([]any, 0, len(c.Mutators.Drain.SpotTaints))
+	for _, t := range c.Mutators.Drain.SpotTaints {
+		taints = append(taints, map[string]any{"key": t.Key, "value": t.Value, "effect": string(t.Effect)})
+	}
+	spot["taints"] = taints
+	out["spot"] = spot
+	return out
 }
 
 // CheckPolicyNames reports action overrides that name no known family or

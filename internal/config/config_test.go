@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -42,6 +44,7 @@ func TestLoadErrors(t *testing.T) {
 		{"actions: {pss: block}\n", `actions[pss]: unknown action "block"`},
 		{"templateAction: never\n", "templateAction"},
 		{": :\n", "config"},
+		{"params: {spot: {taints: []}}\n", "params.spot.taints: set mutators.drain.spotTaints instead"},
 	} {
 		_, err := Load(write(t, tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -60,5 +63,22 @@ func TestCheckPolicyNames(t *testing.T) {
 	c.Actions["pss.restricted.runAsNonroot"] = engine.ActionOff
 	if err := c.CheckPolicyNames(ps); err == nil || !strings.Contains(err.Error(), "pss.restricted.runAsNonroot") {
 		t.Errorf("misspelt id: %v", err)
+	}
+}
+
+// The spot policies judge Spot taints from the drain mutator's setting.
+func TestPolicyParamsShareSpotTaints(t *testing.T) {
+	c, err := Load(write(t, "params: {spot: {noticeSeconds: 90}}\nmutators: {drain: {spotTaints: [{key: example.com/spot, value: \"true\", effect: NoExecute}]}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.PolicyParams()
+	spot := p["spot"].(map[string]any)
+	want := []any{map[string]any{"key": "example.com/spot", "value": "true", "effect": "NoExecute"}}
+	if !reflect.DeepEqual(spot["taints"], want) || fmt.Sprint(spot["noticeSeconds"]) != "90" {
+		t.Errorf("params.spot = %v", spot)
+	}
+	if _, ok := c.Params["spot"].(map[string]any)["taints"]; ok {
+		t.Error("PolicyParams changed the configuration")
 	}
 }

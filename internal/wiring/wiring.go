@@ -48,7 +48,7 @@ func NewEngine(ctx context.Context, cfg *config.Config, bundles []string) (*engi
 	if err != nil {
 		return nil, err
 	}
-	e, err := engine.New(ctx, files, engine.Options{Params: cfg.Params, PSSLevel: cfg.PSS.Level, PSSVersion: v})
+	e, err := engine.New(ctx, files, engine.Options{Params: cfg.PolicyParams(), PSSLevel: cfg.PSS.Level, PSSVersion: v})
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,10 @@
 #   can land on Spot capacity, detected as the preStop drain mutator
 #   detects it: its node selector or its required or preferred node
 #   affinity allows karpenter.sh/capacity-type=spot, it tolerates a Spot
-#   taint (params.spot.taintKeys with value spot), its namespace is
-#   annotated tollgate.dev/capacity-type=spot, or the NodePool its node
-#   selector names (karpenter.sh/nodepool) allows Spot. A node selector,
+#   taint (params.spot.taints, which Tollgate sets from
+#   mutators.drain.spotTaints), its namespace is annotated
+#   tollgate.dev/capacity-type=spot, or the NodePool its node selector names
+#   (karpenter.sh/nodepool) allows Spot. A node selector,
 #   required node affinity or NodePool that keeps the pod off Spot wins over
 #   all of these. DaemonSet pods run on every node and are not judged, and
 #   pods are judged when they are created: a pod's scheduling constraints do
@@ -36,22 +37,18 @@ reasons contains "nodeSelector karpenter.sh/capacity-type=spot" if {
 
 reasons contains "required node affinity allows karpenter.sh/capacity-type=spot" if {
 	some term in input.pod.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms
-	some e in term.matchExpressions
-	e.key == capacity_type
-	nodepool.admits(e, "spot")
+	_term_names_spot(term)
 }
 
 reasons contains "preferred node affinity allows karpenter.sh/capacity-type=spot" if {
 	some p in input.pod.spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution
-	some e in p.preference.matchExpressions
-	e.key == capacity_type
-	nodepool.admits(e, "spot")
+	_term_names_spot(p.preference)
 }
 
-reasons contains sprintf("tolerates the %s=spot taint", [t.key]) if {
+reasons contains sprintf("tolerates the %s=%s taint", [taint.key, object.get(taint, "value", "")]) if {
+	some taint in params.taints
 	some t in input.pod.spec.tolerations
-	t.key in params.taintKeys
-	_tolerates_spot(t)
+	_tolerates(t, taint)
 }
 
 reasons contains "namespace annotation tollgate.dev/capacity-type=spot" if {
@@ -63,9 +60,32 @@ reasons contains sprintf("NodePool %s allows Spot", [pool.metadata.name]) if {
 	nodepool.allows_spot(pool)
 }
 
-_tolerates_spot(t) if t.operator == "Exists"
+# _tolerates is the scheduler's match of toleration t to taint for the Equal
+# and Exists operators (Spot taints are not numeric): an empty effect
+# matches every effect, and Exists with an empty key matches every taint.
+_tolerates(t, taint) if {
+	_effect_matches(t, taint)
+	_key_matches(t, taint)
+	_value_matches(t, taint)
+}
 
-_tolerates_spot(t) if t.value == "spot"
+_effect_matches(t, _) if object.get(t, "effect", "") == ""
+
+_effect_matches(t, taint) if t.effect == taint.effect
+
+_key_matches(t, _) if {
+	object.get(t, "key", "") == ""
+	t.operator == "Exists"
+}
+
+_key_matches(t, taint) if t.key == taint.key
+
+_value_matches(t, _) if t.operator == "Exists"
+
+_value_matches(t, taint) if {
+	object.get(t, "operator", "Equal") == "Equal"
+	object.get(t, "value", "") == object.get(taint, "value", "")
+}
 
 _selected_nodepools contains pool if {
 	name := input.pod.spec.nodeSelector["karpenter.sh/nodepool"]
@@ -90,6 +110,14 @@ excluded if {
 excluded if {
 	some pool in _selected_nodepools
 	not nodepool.allows_spot(pool)
+}
+
+# _term_names_spot is true for a node selector term that constrains
+# karpenter.sh/capacity-type and lets Spot through.
+_term_names_spot(term) if {
+	some e in term.matchExpressions
+	e.key == capacity_type
+	not _term_excludes_spot(term)
 }
 
 _term_excludes_spot(term) if {

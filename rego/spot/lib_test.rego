@@ -117,6 +117,36 @@ test_spot_taint_tolerations if {
 	not lib.spot with input as pod(owned, gpu)
 }
 
+# Tolerations match taints as the scheduler matches them, like the drain
+# mutator: a key-less Exists tolerates every taint, an effect must match.
+_tolerating(t) := {"tolerations": [t], "containers": [container("a")]}
+
+test_spot_taint_toleration_matching if {
+	lib.spot with input as pod(owned, _tolerating({"operator": "Exists"}))
+	lib.spot with input as pod(owned, _tolerating({"operator": "Exists", "effect": "NoSchedule"}))
+	not lib.spot with input as pod(owned, _tolerating({"operator": "Exists", "effect": "NoExecute"}))
+	not lib.spot with input as pod(owned, _tolerating({"key": "karpenter.sh/capacity-type", "operator": "Equal", "value": "spot", "effect": "NoExecute"}))
+	lib.spot with input as pod(owned, _tolerating({"key": "karpenter.sh/capacity-type", "value": "spot"}))
+	not lib.spot with input as pod(owned, _tolerating({"key": "karpenter.sh/capacity-type", "operator": "Equal"}))
+}
+
+test_spot_taints_from_params if {
+	t := {"key": "example.com/spot", "operator": "Exists"}
+	doc := pod(owned, {"tolerations": [t], "containers": [container("a")]})
+	not lib.spot with input as doc
+	taints := [{"key": "example.com/spot", "value": "true", "effect": "NoSchedule"}]
+	lib.reason == "tolerates the example.com/spot=true taint" with input as doc with data.tollgate.params.spot.taints as taints
+}
+
+# A term naming capacity-type twice allows Spot only when both let it through.
+test_required_term_all_expressions if {
+	spec := {
+		"affinity": _affinity([{"matchExpressions": [_ct("In", ["spot", "on-demand"]), _ct("NotIn", ["spot"])]}], []),
+		"containers": [container("a")],
+	}
+	not lib.spot with input as pod(owned, spec)
+}
+
 test_namespace_annotation if {
 	doc := object.union(pod(owned, {"containers": [container("a")]}), {"namespace": {"annotations": {"tollgate.dev/capacity-type": "spot"}}})
 	lib.reason == "namespace annotation tollgate.dev/capacity-type=spot" with input as doc
