@@ -37,7 +37,7 @@ violation contains {"msg": msg, "path": "spec.encryption.rules"} if {
 	count(rules) > 0
 	not _kms_rule(rules)
 	algs := [object.get(r, ["applyServerSideEncryptionByDefault", "sseAlgorithm"], "none") | some r in rules]
-	msg := sprintf("bucket %s encrypts with %s, not KMS: set sseAlgorithm to %s", [
+	msg := sprintf("bucket %s encrypts with %s, which is not among the allowed KMS algorithms: set sseAlgorithm to %s", [
 		_bucket, concat(", ", algs), concat(" or ", data.tollgate.params.s3.kmsAlgorithms),
 	])
 }

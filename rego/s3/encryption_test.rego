@@ -33,7 +33,7 @@ test_fail_no_encryption if {
 
 test_fail_sse_s3 if {
 	encryption.violation == {{
-		"msg": `bucket "agentic-ai-models-prod" encrypts with AES256, not KMS: set sseAlgorithm to aws:kms or aws:kms:dsse`,
+		"msg": `bucket "agentic-ai-models-prod" encrypts with AES256, which is not among the allowed KMS algorithms: set sseAlgorithm to aws:kms or aws:kms:dsse`,
 		"path": "spec.encryption.rules",
 	}} with input as bucket({"encryption": {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}})
 }
@@ -41,7 +41,7 @@ test_fail_sse_s3 if {
 test_fail_rule_without_default_names_metadata if {
 	review := {"object": {"metadata": {"name": "scratch"}, "spec": {"encryption": {"rules": [{"bucketKeyEnabled": true}]}}}}
 	encryption.violation == {{
-		"msg": `bucket "scratch" (metadata.name) encrypts with none, not KMS: set sseAlgorithm to aws:kms or aws:kms:dsse`,
+		"msg": `bucket "scratch" (metadata.name) encrypts with none, which is not among the allowed KMS algorithms: set sseAlgorithm to aws:kms or aws:kms:dsse`,
 		"path": "spec.encryption.rules",
 	}} with input as review
 }
