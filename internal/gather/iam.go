@@ -110,7 +110,14 @@ func (g *IAM) Key() string { return "iam" }
 func (g *IAM) Gather(ctx context.Context, gt *review.Gathering) (any, error) {
 	switch gt.Target {
 	case engine.TargetPod:
-		return g.pod(ctx, gt)
+		return g.pod(ctx, gt, gt.Pod)
+	case engine.TargetTemplate:
+		// A workload's pods will assume the role its template names: say so
+		// when the workload is applied, not only when its pods are created.
+		if gt.Template == nil {
+			return nil, nil
+		}
+		return g.pod(ctx, gt, &corev1.Pod{ObjectMeta: gt.Template.ObjectMeta, Spec: gt.Template.Spec})
 	case engine.TargetIAMRole:
 		return ackRole(gt.Object), nil
 	case engine.TargetIAMPolicy:
@@ -119,8 +126,7 @@ func (g *IAM) Gather(ctx context.Context, gt *review.Gathering) (any, error) {
 	return nil, nil
 }
 
-func (g *IAM) pod(ctx context.Context, gt *review.Gathering) (any, error) {
-	pod := gt.Pod
+func (g *IAM) pod(ctx context.Context, gt *review.Gathering, pod *corev1.Pod) (any, error) {
 	if pod == nil {
 		return nil, nil
 	}

@@ -9,7 +9,7 @@
 #   id: iam.kms-key-star
 #   severity: high
 #   action: deny
-#   targets: [pod, iamrole, iampolicy]
+#   targets: [pod, template, iamrole, iampolicy]
 #   remediation: 'Name the key ARN: arn:aws:kms:us-west-2:123456789012:key/<key-id> of the key that encrypts the model bucket.'
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1

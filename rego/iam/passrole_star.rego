@@ -8,7 +8,7 @@
 #   id: iam.passrole-star
 #   severity: critical
 #   action: deny
-#   targets: [pod, iamrole, iampolicy]
+#   targets: [pod, template, iamrole, iampolicy]
 #   remediation: 'Name the roles the workload may pass (arn:aws:iam::123456789012:role/sagemaker-training) and add a condition on iam:PassedToService.'
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1

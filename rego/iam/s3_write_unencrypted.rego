@@ -11,7 +11,7 @@
 #   id: iam.s3-write-unencrypted
 #   severity: medium
 #   action: warn
-#   targets: [pod, iamrole, iampolicy]
+#   targets: [pod, template, iamrole, iampolicy]
 #   remediation: 'Add "Condition": {"StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}} to the statement that allows s3:PutObject, and give the role kms:GenerateDataKey on the bucket key.'
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1

@@ -8,7 +8,7 @@
 #   id: iam.secrets-scope
 #   severity: medium
 #   action: warn
-#   targets: [pod, iamrole, iampolicy]
+#   targets: [pod, template, iamrole, iampolicy]
 #   remediation: 'Name the secrets, or a name prefix: arn:aws:secretsmanager:us-west-2:123456789012:secret:vllm-api-keys-*.'
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1

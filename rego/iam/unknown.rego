@@ -11,7 +11,7 @@
 #   id: iam.unknown
 #   severity: medium
 #   action: warn
-#   targets: [pod, iamrole, iampolicy]
+#   targets: [pod, template, iamrole, iampolicy]
 #   remediation: Read the reason. Give Tollgate AWS credentials with iam:GetRole, iam:ListAttachedRolePolicies, iam:GetPolicy, iam:GetPolicyVersion, iam:ListRolePolicies and iam:GetRolePolicy on the workload roles (EKS Pod Identity or IRSA for the Tollgate ServiceAccount), fix the role ARN, or fix the document.
 #   example: |
 #     apiVersion: v1

@@ -11,7 +11,7 @@
 #   id: iam.wildcard-action
 #   severity: critical
 #   action: deny
-#   targets: [pod, iamrole, iampolicy]
+#   targets: [pod, template, iamrole, iampolicy]
 #   remediation: Replace the wildcard with the actions the workload calls, e.g. s3:GetObject and s3:ListBucket to read model weights, kms:Decrypt for the key that encrypts them.
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1
