@@ -1,9 +1,11 @@
 package webhooks
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -91,5 +93,33 @@ func TestBadObjects(t *testing.T) {
 				t.Errorf("response %v does not mention %q", resp, tc.message)
 			}
 		})
+	}
+}
+
+// TestSlowBody: a client that sends its headers and then trickles the body
+// is cut off after BodyReadTimeout, instead of holding the connection.
+func TestSlowBody(t *testing.T) {
+	defer func(d time.Duration) { BodyReadTimeout = d }(BodyReadTimeout)
+	BodyReadTimeout = 300 * time.Millisecond
+	srv := httptest.NewServer(Handler(newValidator(t)))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("status %d, want 400", resp.StatusCode)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the stalled body was cut off after %s", d)
 	}
 }

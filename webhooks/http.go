@@ -24,6 +24,12 @@ const MaxBodyBytes = 6 << 20
 // timeout (it appends ?timeout=Ns to the webhook URL).
 const DefaultTimeout = 10 * time.Second
 
+// BodyReadTimeout bounds reading a request body. The server bounds headers
+// (ReadHeaderTimeout) but not bodies; without this a client trickling a
+// body would hold a connection and a goroutine for as long as it likes.
+// The API server sends a review in one write, well within it.
+var BodyReadTimeout = 10 * time.Second
+
 // Handler serves one webhook path. What is not an admission.k8s.io/v1
 // AdmissionReview request (empty, oversized, not JSON, wrongly typed, no
 // request or uid) gets an HTTP error with a message; the rest goes through
@@ -36,6 +42,8 @@ func Handler(h admission.Handler) http.Handler {
 			http.Error(w, "admission reviews are POSTed", http.StatusMethodNotAllowed)
 			return
 		}
+		// Not every ResponseWriter supports deadlines (test recorders).
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(BodyReadTimeout))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 		if err != nil {
 			var mbe *http.MaxBytesError
