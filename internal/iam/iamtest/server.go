@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -63,6 +64,7 @@ type Server struct {
 	rejected atomic.Int64
 	inFlight atomic.Int64
 	maxIn    atomic.Int64
+	conns    atomic.Int64
 }
 
 // NewServer starts a server; close it with Close.
@@ -77,7 +79,16 @@ func NewServer() *Server {
 	for _, a := range []string{"GetRole", "ListAttachedRolePolicies", "GetPolicy", "GetPolicyVersion", "ListRolePolicies", "GetRolePolicy"} {
 		s.calls[a] = &atomic.Int64{}
 	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			s.conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			s.conns.Add(-1)
+		}
+	}
+	s.Start()
 	return s
 }
 
@@ -117,6 +128,9 @@ func (s *Server) Calls(action string) int64 {
 	}
 	return 0
 }
+
+// OpenConns returns how many client connections are open (idle included).
+func (s *Server) OpenConns() int64 { return s.conns.Load() }
 
 // Requests returns how many requests arrived, of any kind.
 func (s *Server) Requests() int64 { return s.total.Load() }

@@ -1,0 +1,153 @@
+package iam
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tollgate-dev/tollgate/internal/iam/iamtest"
+)
+
+// blackHole accepts connections and never answers, as a firewalled or hung
+// endpoint does; it counts the connections still open.
+type blackHole struct {
+	l    net.Listener
+	open atomic.Int64
+}
+
+func newBlackHole(t *testing.T) *blackHole {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackHole{l: l}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			b.open.Add(1)
+			go func() {
+				// Read until the client gives up and closes.
+				_, _ = c.Read(make([]byte, 1<<16))
+				for {
+					if _, err := c.Read(make([]byte, 1<<16)); err != nil {
+						break
+					}
+				}
+				c.Close()
+				b.open.Add(-1)
+			}()
+		}
+	}()
+	return b
+}
+
+// TestFaultsLeakNothing: with IAM down, hung, slow or throttling, a storm
+// of admission lookups each answers unknown within the admission bound, and
+// once the background fetches end (iam.waitTimeout) no goroutine is left
+// and no more connections stay open than iam.maxConcurrentCalls.
+func TestFaultsLeakNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T) (conns func() int64)
+	}{
+		{"down (connection refused)", func(t *testing.T) func() int64 {
+			s := newServer(t)
+			s.Close()
+			return func() int64 { return 0 }
+		}},
+		{"hung (accepts, never answers)", func(t *testing.T) func() int64 {
+			newServer(t) // roles and environment; the SDK is pointed elsewhere below
+			b := newBlackHole(t)
+			iamtest.SetEnv(t, "http://"+b.l.Addr().String(), true)
+			return b.open.Load
+		}},
+		{"slow (answers after the fetch gave up)", func(t *testing.T) func() int64 {
+			s := newServer(t)
+			s.SetDelay(3 * time.Second)
+			return s.OpenConns
+		}},
+		{"throttling", func(t *testing.T) func() int64 {
+			s := newServer(t)
+			for _, a := range []string{"GetRole", "ListAttachedRolePolicies", "ListRolePolicies"} {
+				s.Throttle(a, 1<<20)
+			}
+			return s.OpenConns
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conns := tc.setup(t)
+			c := testConfig()
+			c.Timeout = metav1.Duration{Duration: 50 * time.Millisecond}
+			c.WaitTimeout = metav1.Duration{Duration: 500 * time.Millisecond}
+			c.ErrorTTL = metav1.Duration{} // every round fetches again
+			f := newFetcher(t, c, Admission)
+			ignore := []goleak.Option{
+				goleak.IgnoreCurrent(),
+				// Idle keep-alive connections of the SDK's client and the
+				// test server's ends of them; the connection count below
+				// bounds them.
+				goleak.IgnoreAnyFunction("net/http.(*conn).serve"),
+				goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+				goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+			}
+
+			var slowest atomic.Int64
+			var unknown atomic.Int64
+			for round := range 3 {
+				var wg sync.WaitGroup
+				for i := range 40 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						role := fmt.Sprintf("arn:aws:iam::123456789012:role/agent-%d", (i+round)%8)
+						if i%2 == 0 {
+							role = vllmRole
+						}
+						begin := time.Now()
+						r := f.Lookup(t.Context(), role)
+						took := int64(time.Since(begin))
+						for m := slowest.Load(); took > m && !slowest.CompareAndSwap(m, took); m = slowest.Load() {
+						}
+						if r.Status == StatusUnknown {
+							unknown.Add(1)
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			// The bound is 50ms; a loaded 2-core machine schedules late,
+			// never by a whole fetch (500ms).
+			if d := time.Duration(slowest.Load()); d > 450*time.Millisecond {
+				t.Errorf("the slowest lookup took %s; the admission bound is 50ms", d)
+			}
+			if unknown.Load() != 120 {
+				t.Errorf("%d of 120 lookups unknown, want all", unknown.Load())
+			}
+
+			// Background fetches end within iam.waitTimeout.
+			time.Sleep(c.WaitTimeout.Duration)
+			if err := goleak.Find(ignore...); err != nil {
+				t.Errorf("goroutines left after the fetches ended: %v", err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for conns() > int64(c.MaxConcurrentCalls) && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n := conns(); n > int64(c.MaxConcurrentCalls) {
+				t.Errorf("%d connections open, want at most iam.maxConcurrentCalls=%d", n, c.MaxConcurrentCalls)
+			}
+			t.Logf("slowest lookup %s; connections open afterwards %d", time.Duration(slowest.Load()).Round(time.Millisecond), conns())
+		})
+	}
+}
