@@ -40,6 +40,9 @@ var env struct {
 	tollgate  *tollgate
 	auditLog  string
 	configDir string
+
+	mu      sync.Mutex
+	started []*tollgate // every Tollgate process, for the log check
 }
 
 func TestMain(m *testing.M) {
@@ -106,7 +109,48 @@ func run(m *testing.M) (int, error) {
 	if err := installWebhooks(admissionregistrationv1.Fail); err != nil {
 		return 1, err
 	}
-	return m.Run(), nil
+	code := m.Run()
+	if err := logsHoldNoSecrets(); err != nil {
+		return 1, err
+	}
+	return code, nil
+}
+
+// logsHoldNoSecrets checks what every Tollgate process of the suite wrote
+// at default verbosity: no private key, AWS secret, bearer token or IAM
+// policy document may appear in it.
+func logsHoldNoSecrets() error {
+	secrets := map[string]string{
+		"PRIVATE KEY":          "a PEM private key",
+		"tollgate-test-secret": "the AWS secret access key",
+		`"Statement"`:          "an IAM policy document",
+		"Statement%22":         "an IAM policy document (URL-encoded)",
+	}
+	if key, err := os.ReadFile(filepath.Join(env.cp.WebhookCertDir, "tls.key")); err == nil {
+		// A line of the serving key's base64 body.
+		if lines := strings.Split(string(key), "\n"); len(lines) > 2 {
+			secrets[lines[1]] = "the webhook serving key"
+		}
+	}
+	if env.cp.Config.BearerToken != "" {
+		secrets[env.cp.Config.BearerToken] = "the API server bearer token"
+	}
+	env.mu.Lock()
+	defer env.mu.Unlock()
+	var found []string
+	for i, t := range env.started {
+		out := t.out.String()
+		for s, what := range secrets {
+			if strings.Contains(out, s) {
+				found = append(found, fmt.Sprintf("Tollgate process %d (%s) logged %s", i, strings.Join(t.cmd.Args[1:], " "), what))
+			}
+		}
+	}
+	if len(found) > 0 {
+		return fmt.Errorf("secrets in logs:\n%s", strings.Join(found, "\n"))
+	}
+	fmt.Fprintf(os.Stderr, "e2e: the logs of %d Tollgate processes hold no secret\n", len(env.started))
+	return nil
 }
 
 // tollgate is a running `tollgate serve` process.
@@ -193,6 +237,9 @@ func startTollgateEnv(kubeconfig string, environ []string, extra ...string) (*to
 		"--release-namespace", "tollgate-system",
 	}, extra...)
 	t.cmd = exec.Command(env.bin, args...)
+	env.mu.Lock()
+	env.started = append(env.started, t)
+	env.mu.Unlock()
 	t.cmd.Env = environ
 	t.cmd.Stdout, t.cmd.Stderr = t.out, t.out
 	if err := t.cmd.Start(); err != nil {
