@@ -43,6 +43,9 @@ type Statement struct {
 // JSON, or JSON URL-encoded (RFC 3986) as the IAM API returns documents.
 // Errors name the element at fault, e.g. "Statement[1].Action".
 func ParseDocument(s string) (*Document, error) {
+	if len(s) > MaxDocumentBytes {
+		return nil, errTooLarge(len(s))
+	}
 	text := strings.TrimSpace(s)
 	if strings.HasPrefix(text, "%") {
 		// PathUnescape, not QueryUnescape: IAM encodes spaces as %20 and a
@@ -73,7 +76,20 @@ func ParseDocumentJSON(raw json.RawMessage) (*Document, error) {
 	return parseJSON(raw)
 }
 
+// MaxDocumentBytes bounds a policy document. IAM stores at most 10,240
+// characters of inline policy per role and 6,144 per managed policy
+// version; a document many times larger (an ACK object can carry one) is
+// not one IAM would accept, and is refused before it is decoded.
+const MaxDocumentBytes = 128 << 10
+
+func errTooLarge(n int) error {
+	return fmt.Errorf("policy document is %d bytes, more than the %d Tollgate reads (IAM stores at most 10,240 characters per role)", n, MaxDocumentBytes)
+}
+
 func parseJSON(b []byte) (*Document, error) {
+	if len(b) > MaxDocumentBytes {
+		return nil, errTooLarge(len(b))
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var top any

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -196,5 +197,35 @@ func TestParseOffline(t *testing.T) {
 				t.Errorf("got %v, want an error saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseDocumentSize: a document of a thousand statements (far past what
+// IAM stores) still parses; one past MaxDocumentBytes is refused before it
+// is decoded, in every form it can arrive in.
+func TestParseDocumentSize(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"Version":"2012-10-17","Statement":[`)
+	for i := range 1000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-%d/*"}`, i)
+	}
+	b.WriteString("]}")
+	d, err := ParseDocument(b.String())
+	if err != nil || len(d.Statement) != 1000 {
+		t.Fatalf("%d-byte document: %v", b.Len(), err)
+	}
+	huge := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"` + strings.Repeat("a", MaxDocumentBytes) + `"}]}`
+	for name, parse := range map[string]func() error{
+		"text":        func() error { _, err := ParseDocument(huge); return err },
+		"URL-encoded": func() error { _, err := ParseDocument("%7B" + huge[1:]); return err },
+		"JSON object": func() error { _, err := ParseDocumentJSON(json.RawMessage(huge)); return err },
+		"JSON string": func() error { _, err := ParseDocumentJSON(mustJSON(t, huge)); return err },
+	} {
+		if err := parse(); err == nil || !strings.Contains(err.Error(), "more than the 131072 Tollgate reads") {
+			t.Errorf("%s: error %v", name, err)
+		}
 	}
 }
