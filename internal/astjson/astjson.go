@@ -281,7 +281,13 @@ func (p *parser) number() (*ast.Term, error) {
 			return nil, p.errorf("%v", errNumber)
 		}
 	}
-	return ast.NumberTerm(json.Number(p.b[start:p.i])), nil
+	// OPA refuses numbers whose exponent would make arithmetic on them
+	// cost non-linear time (1e70000); so does Tollgate, before evaluation.
+	n, err := ast.NumberChecked(string(p.b[start:p.i]))
+	if err != nil {
+		return nil, p.errorf("%v", err)
+	}
+	return ast.NewTerm(n), nil
 }
 
 func (p *parser) digits() bool {

@@ -2,6 +2,7 @@ package astjson
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -73,5 +74,18 @@ func TestParseObjectDropsNulls(t *testing.T) {
 	want := ast.MustParseTerm(`{"b": {"d": [null, 1]}, "f": 2}`).Value
 	if got.Compare(want) != 0 {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// A number whose exponent would make OPA's arithmetic slow is refused, as
+// OPA's own decoder refuses it; ordinary exponents are kept.
+func TestParseHugeExponent(t *testing.T) {
+	if _, err := Parse([]byte(`{"replicas":1e70000}`)); err == nil || !strings.Contains(err.Error(), "number too big") {
+		t.Errorf("1e70000: error %v", err)
+	}
+	if v, err := Parse([]byte(`[1e300, 2.5E-10]`)); err != nil {
+		t.Errorf("ordinary exponents: %v", err)
+	} else if got := v.String(); got != "[1e300, 2.5E-10]" {
+		t.Errorf("got %s", got)
 	}
 }
