@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for a bounded time (default 20s each; FUZZTIME=1m
+# Runs every fuzz target for a bounded time (default 30s each; FUZZTIME=1m
 # for longer) and prints the executions each reached. The committed seed
 # corpora under */testdata/fuzz run on every `go test` too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-fuzztime="${FUZZTIME:-20s}"
+fuzztime="${FUZZTIME:-30s}"
 targets=(
   "./webhooks FuzzHandler"
   "./internal/manifest FuzzParse"
