@@ -15,5 +15,9 @@ go test ./...
 echo "== Rego unit tests (opa test)"
 "$tools/opa" test rego/
 
+echo "== shipped policy suites and Rego tests with the engine that runs in the cluster (tollgate test)"
+mkdir -p out
+go run ./cmd/tollgate test conformance/suites/ --coverage --junit out/policytest-junit.xml | grep -v -e '^=== RUN' -e '^--- PASS'
+
 echo "== chart checks and the end-to-end suite against a real kube-apiserver"
 go test -tags e2e -count=1 ./internal/controlplane/ ./conformance/chart/ ./conformance/e2e/
