@@ -17,7 +17,7 @@ echo "== Rego unit tests (opa test)"
 
 echo "== shipped policy suites and Rego tests with the engine that runs in the cluster (tollgate test)"
 mkdir -p out
-go run ./cmd/tollgate test conformance/suites/ --coverage --junit out/policytest-junit.xml | grep -v -e '^=== RUN' -e '^--- PASS'
+go run ./cmd/tollgate test conformance/suites/ examples/policytest/ --coverage --junit out/policytest-junit.xml | grep -v -e '^=== RUN' -e '^--- PASS'
 
 echo "== chart checks and the end-to-end suite against a real kube-apiserver"
 go test -tags e2e -count=1 ./internal/controlplane/ ./conformance/chart/ ./conformance/e2e/

@@ -62,3 +62,28 @@ func TestReliabilityReferencesExist(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMESuiteExample: the PolicyTest suite the README shows is the
+// shipped example that CI runs, word for word.
+func TestREADMESuiteExample(t *testing.T) {
+	root := filepath.Join("..", "..")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "<!-- policytest-example -->\n```yaml\n")
+	if !ok {
+		t.Fatal("README.md has no policytest-example block")
+	}
+	block, _, ok := strings.Cut(after, "```\n")
+	if !ok {
+		t.Fatal("the policytest-example block is not closed")
+	}
+	want, err := os.ReadFile(filepath.Join(root, "examples", "policytest", "gpu-inference.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if block != string(want) {
+		t.Error("the README's PolicyTest example differs from examples/policytest/gpu-inference.yaml")
+	}
+}

@@ -85,6 +85,8 @@ func runDemo(ctx context.Context, s IOStreams, pf policyFlags, files []string, k
 	if err != nil {
 		return usageError(err)
 	}
+	// Tollgate's own files (PolicyTest suites) are not cluster objects.
+	docs = slices.DeleteFunc(docs, func(d manifest.Document) bool { return d.Object.GVK.Group == "tollgate.dev" })
 	cfg, e, err := pf.load(ctx)
 	if err != nil {
 		return err
