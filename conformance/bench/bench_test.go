@@ -283,3 +283,42 @@ func TestProfileParts(t *testing.T) {
 		t.Errorf("an unknown stack counts for part %d", got)
 	}
 }
+
+// BenchmarkDecisions is layer 1 as a go benchmark, for profiling one path:
+//
+//	go test ./conformance/bench -run '^$' -bench 'Decisions/full/pod/vllm-1c' -cpuprofile cpu.out
+func BenchmarkDecisions(b *testing.B) {
+	t := &testing.T{}
+	c, _, d := setup(t)
+	ctx := context.Background()
+	for _, e := range c {
+		p, err := d.prepare(ctx, e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		paths := []struct {
+			name   string
+			decide func() error
+		}{
+			{"full", func() error { _, err := d.Full.Review(ctx, p.request(false)); return err }},
+			{"pss", func() error { _, err := d.PSS.Review(ctx, p.request(false)); return err }},
+			{"pss-eval", func() error { _, err := d.PSSEngine.Evaluate(ctx, p.sel, p.input); return err }},
+		}
+		if e.Kind == "Pod" {
+			paths = append(paths, struct {
+				name   string
+				decide func() error
+			}{"mutate", func() error { _, err := d.Full.Review(ctx, p.request(true)); return err }})
+		}
+		for _, path := range paths {
+			b.Run(path.name+"/"+e.Name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := path.decide(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -45,6 +46,7 @@ type Engine struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	files    *Files
+	memo     *memo
 }
 
 // Selector chooses which policies a query holds: those that target Target
@@ -59,6 +61,8 @@ type query struct {
 	pq       rego.PreparedEvalQuery
 	policies []*Policy // policies[i] is bound to variable vars[i]
 	vars     []string
+	// groups are the memoised policies (custom.reads), evaluated apart.
+	groups []*memoGroup
 }
 
 // Options tune what New builds.
@@ -85,7 +89,7 @@ func New(ctx context.Context, files *Files, opts Options) (*Engine, error) {
 	if c.Failed() {
 		return nil, fmt.Errorf("%w: %w", ErrBundle, c.Errors)
 	}
-	e := &Engine{byID: map[string]*Policy{}, compiler: c, files: files}
+	e := &Engine{byID: map[string]*Policy{}, compiler: c, files: files, memo: newMemo()}
 	if err := e.discover(c, files); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBundle, err)
 	}
@@ -136,30 +140,59 @@ func (e *Engine) query(ctx context.Context, sel Selector) (*query, error) {
 		return q.(*query), nil
 	}
 	var ps []*Policy
+	groups := map[string][]*Policy{}
 	for _, p := range e.policies {
 		if p.AppliesTo(sel.Target) && (p.PSS == nil || e.PSSActive(p, sel.Level, sel.Version)) {
+			if len(p.Reads) > 0 {
+				k := strings.Join(p.Reads, ",")
+				groups[k] = append(groups[k], p)
+				continue
+			}
 			ps = append(ps, p)
 		}
 	}
-	q := &query{policies: ps}
-	if len(ps) > 0 {
-		body := make([]string, len(ps))
-		for i, p := range ps {
-			q.vars = append(q.vars, fmt.Sprintf("v%d", i))
-			body[i] = fmt.Sprintf("%s = %s.violation", q.vars[i], p.Package)
+	q := &query{}
+	var err error
+	if q.pq, q.vars, err = e.prepare(ctx, ps); err != nil {
+		return nil, fmt.Errorf("preparing the %s query: %w", sel.Target, err)
+	}
+	q.policies = ps
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
+		g := &memoGroup{policies: groups[k]}
+		for _, r := range g.policies[0].Reads {
+			g.reads = append(g.reads, strings.Split(r, "."))
 		}
-		pq, err := rego.New(
-			rego.Query(strings.Join(body, "; ")),
-			rego.Compiler(e.compiler),
-			rego.Store(e.store),
-		).PrepareForEval(ctx)
-		if err != nil {
+		ids := make([]string, len(g.policies))
+		for i, p := range g.policies {
+			ids[i] = p.ID
+		}
+		g.key = strings.Join(ids, ",")
+		if g.pq, g.vars, err = e.prepare(ctx, g.policies); err != nil {
 			return nil, fmt.Errorf("preparing the %s query: %w", sel.Target, err)
 		}
-		q.pq = pq
+		q.groups = append(q.groups, g)
 	}
 	actual, _ := e.queries.LoadOrStore(sel, q)
 	return actual.(*query), nil
+}
+
+// prepare builds one query binding each policy's violations to a variable.
+func (e *Engine) prepare(ctx context.Context, ps []*Policy) (rego.PreparedEvalQuery, []string, error) {
+	if len(ps) == 0 {
+		return rego.PreparedEvalQuery{}, nil, nil
+	}
+	vars := make([]string, len(ps))
+	body := make([]string, len(ps))
+	for i, p := range ps {
+		vars[i] = fmt.Sprintf("v%d", i)
+		body[i] = fmt.Sprintf("%s = %s.violation", vars[i], p.Package)
+	}
+	pq, err := rego.New(
+		rego.Query(strings.Join(body, "; ")),
+		rego.Compiler(e.compiler),
+		rego.Store(e.store),
+	).PrepareForEval(ctx)
+	return pq, vars, err
 }
 
 // discover finds every package with a violation rule and reads its METADATA.
@@ -190,6 +223,12 @@ func (e *Engine) discover(c *ast.Compiler, files *Files) error {
 			continue
 		}
 		p.Builtin = files.builtinFiles[name]
+		if len(p.Reads) > 0 {
+			if err := verifyReads(c, m, p.Reads); err != nil {
+				errs = append(errs, fmt.Errorf("%s: policy %s: %w", name, p.ID, err))
+				continue
+			}
+		}
 		if p.Builtin {
 			if err := checkBuiltinLayout(name, m.Package.Path, p); err != nil {
 				errs = append(errs, err)
@@ -256,22 +295,34 @@ func (e *Engine) Files() *Files { return e.files }
 // their findings, ordered by policy id.
 func (e *Engine) Evaluate(ctx context.Context, sel Selector, input ast.Value) ([]Finding, error) {
 	q, err := e.query(ctx, sel)
-	if err != nil || len(q.policies) == 0 {
+	if err != nil {
 		return nil, err
 	}
-	rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(input))
-	if err != nil {
-		return nil, fmt.Errorf("evaluating %s policies: %w", sel.Target, err)
-	}
-	if len(rs) != 1 {
-		return nil, fmt.Errorf("evaluating %s policies: %d result sets, want 1", sel.Target, len(rs))
-	}
 	var out []Finding
-	for i, p := range q.policies {
-		vs, _ := rs[0].Bindings[q.vars[i]].([]any)
-		for _, v := range vs {
-			out = append(out, findingFrom(p, v))
+	if len(q.policies) > 0 {
+		rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(input))
+		if err != nil {
+			return nil, fmt.Errorf("evaluating %s policies: %w", sel.Target, err)
 		}
+		if len(rs) != 1 {
+			return nil, fmt.Errorf("evaluating %s policies: %d result sets, want 1", sel.Target, len(rs))
+		}
+		for i, p := range q.policies {
+			vs, _ := rs[0].Bindings[q.vars[i]].([]any)
+			for _, v := range vs {
+				out = append(out, findingFrom(p, v))
+			}
+		}
+	}
+	for _, g := range q.groups {
+		fs, err := e.memo.evaluate(ctx, g, input)
+		if err != nil {
+			return nil, fmt.Errorf("evaluating %s policies: %w", sel.Target, err)
+		}
+		out = append(out, fs...)
+	}
+	if len(q.groups) > 0 {
+		slices.SortStableFunc(out, func(a, b Finding) int { return strings.Compare(a.Policy.ID, b.Policy.ID) })
 	}
 	return out, nil
 }

@@ -102,6 +102,11 @@ type Policy struct {
 	PSS *PSSCheck `json:"pss,omitempty"`
 	// Builtin is true for policies of the embedded bundle.
 	Builtin bool `json:"builtin"`
+	// Reads lists the only parts of the input the policy reads ("state.iam"),
+	// from custom.reads; the engine verifies it and reuses the policy's
+	// findings across evaluations whose input holds the same values there
+	// (memo.go).
+	Reads []string `json:"reads,omitempty"`
 }
 
 // AppliesTo reports whether the policy evaluates objects of target t.
@@ -154,6 +159,8 @@ func (v Version) MarshalJSON() ([]byte, error) { return json.Marshal(v.String())
 // are evaluated as this one, as upstream does.
 const LatestPSSVersion Version = 37
 
+var readPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]*(\.[A-Za-z][A-Za-z0-9_-]*)+$`)
 
 // custom is the shape of METADATA custom fields Tollgate reads.
@@ -165,6 +172,7 @@ type custom struct {
 	Targets     []Target  `json:"targets"`
 	Example     string    `json:"example"`
 	PSS         *PSSCheck `json:"pss"`
+	Reads       []string  `json:"reads"`
 }
 
 // policyFromAnnotations builds a Policy from a package's METADATA, or
@@ -189,6 +197,7 @@ func policyFromAnnotations(pkg ast.Ref, a *ast.Annotations, file string) (*Polic
 		ID: c.ID, Title: a.Title, Description: strings.TrimSpace(a.Description),
 		Severity: c.Severity, Remediation: strings.TrimSpace(c.Remediation),
 		Targets: c.Targets, Package: pkg.String(), File: file, Example: c.Example, PSS: c.PSS,
+		Reads: c.Reads,
 	}
 	var problems []string
 	if !idPattern.MatchString(p.ID) {
@@ -223,6 +232,11 @@ func policyFromAnnotations(pkg ast.Ref, a *ast.Annotations, file string) (*Polic
 	}
 	if p.PSS != nil && p.PSS.Level != "baseline" && p.PSS.Level != "restricted" {
 		problems = append(problems, fmt.Sprintf("custom.pss.level %q is not baseline or restricted", p.PSS.Level))
+	}
+	for _, r := range p.Reads {
+		if !readPattern.MatchString(r) {
+			problems = append(problems, fmt.Sprintf("custom.reads: %q is not a dotted path inside the input (state.iam)", r))
+		}
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s: policy %s: %s", loc, pkg, strings.Join(problems, "; "))

@@ -10,6 +10,7 @@
 #   severity: high
 #   action: deny
 #   targets: [pod, template, iamrole, iampolicy]
+#   reads: [state.iam]
 #   remediation: 'Name the key ARN: arn:aws:kms:us-west-2:123456789012:key/<key-id> of the key that encrypts the model bucket.'
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1

@@ -9,6 +9,7 @@
 #   severity: critical
 #   action: deny
 #   targets: [pod, template, iamrole, iampolicy]
+#   reads: [state.iam]
 #   remediation: 'Name the roles the workload may pass (arn:aws:iam::123456789012:role/sagemaker-training) and add a condition on iam:PassedToService.'
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1

@@ -11,6 +11,7 @@
 #   severity: high
 #   action: deny
 #   targets: [pod, template, iamrole, iampolicy]
+#   reads: [state.iam]
 #   remediation: 'Scope the statement to the buckets the workload uses: arn:aws:s3:::agentic-ai-models for s3:ListBucket and arn:aws:s3:::agentic-ai-models/* (or a prefix) for object actions.'
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1

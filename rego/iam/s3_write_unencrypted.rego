@@ -12,6 +12,7 @@
 #   severity: medium
 #   action: warn
 #   targets: [pod, template, iamrole, iampolicy]
+#   reads: [state.iam]
 #   remediation: 'Add "Condition": {"StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}} to the statement that allows s3:PutObject, and give the role kms:GenerateDataKey on the bucket key.'
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1

@@ -9,6 +9,7 @@
 #   severity: medium
 #   action: warn
 #   targets: [pod, template, iamrole, iampolicy]
+#   reads: [state.iam]
 #   remediation: 'Name the secrets, or a name prefix: arn:aws:secretsmanager:us-west-2:123456789012:secret:vllm-api-keys-*.'
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1

@@ -12,6 +12,7 @@
 #   severity: medium
 #   action: warn
 #   targets: [pod, template, iamrole, iampolicy]
+#   reads: [state.iam]
 #   remediation: Read the reason. Give Tollgate AWS credentials with iam:GetRole, iam:ListAttachedRolePolicies, iam:GetPolicy, iam:GetPolicyVersion, iam:ListRolePolicies and iam:GetRolePolicy on the workload roles (EKS Pod Identity or IRSA for the Tollgate ServiceAccount), fix the role ARN, or fix the document.
 #   example: |
 #     apiVersion: v1

@@ -12,6 +12,7 @@
 #   severity: critical
 #   action: deny
 #   targets: [pod, template, iamrole, iampolicy]
+#   reads: [state.iam]
 #   remediation: Replace the wildcard with the actions the workload calls, e.g. s3:GetObject and s3:ListBucket to read model weights, kms:Decrypt for the key that encrypts them.
 #   example: |
 #     apiVersion: iam.services.k8s.aws/v1alpha1
