@@ -3,6 +3,7 @@ package gather
 import (
 	"context"
 	"encoding/json"
+	"github.com/open-policy-agent/opa/v1/ast"
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/internal/config"
@@ -172,6 +173,11 @@ func gathered(t *testing.T, gt review.Gatherer, g *review.Gathering) string {
 	v, err := gt.Gather(context.Background(), g)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if av, ok := v.(ast.Value); ok {
+		if v, err = ast.JSON(av); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

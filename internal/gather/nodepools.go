@@ -2,10 +2,16 @@ package gather
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/tollgate-dev/tollgate/internal/astjson"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
 	"github.com/tollgate-dev/tollgate/internal/review"
@@ -21,6 +27,16 @@ import (
 type NodePools struct {
 	Validators config.Validators
 	counter    func() (state.GPUCounter, error)
+
+	// The Rego value of the last NodePool list: every GPU pod reads the
+	// list, which changes rarely, and converting it costs more than
+	// evaluating most policies. State readers hand out NodePools they never
+	// change (an informer replaces an object on update), so the same maps
+	// are the same NodePools; holding them keeps their addresses from being
+	// reused.
+	mu     sync.Mutex
+	pools  []map[string]any
+	cached ast.Value
 }
 
 var _ review.Gatherer = (*NodePools)(nil)
@@ -49,7 +65,40 @@ func (n *NodePools) Gather(ctx context.Context, g *review.Gathering) (any, error
 	if pools == nil {
 		pools = []map[string]any{}
 	}
-	return pools, nil
+	return n.value(pools)
+}
+
+// value converts pools, reusing the last conversion when the reader
+// handed out the same NodePools.
+func (n *NodePools) value(pools []map[string]any) (any, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cached != nil && samePools(n.pools, pools) {
+		return n.cached, nil
+	}
+	raw, err := json.Marshal(pools)
+	if err != nil {
+		return nil, err
+	}
+	v, err := astjson.ParseObject(raw)
+	if err != nil {
+		return nil, err
+	}
+	n.pools, n.cached = pools, v
+	return v, nil
+}
+
+// samePools reports whether a and b hold the same maps, in order.
+func samePools(a, b []map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if reflect.ValueOf(a[i]).UnsafePointer() != reflect.ValueOf(b[i]).UnsafePointer() {
+			return false
+		}
+	}
+	return true
 }
 
 // AnnotationMIGProfile names the MIG profile of a pod, or of its

@@ -1,6 +1,7 @@
 package gather
 
 import (
+	"github.com/open-policy-agent/opa/v1/ast"
 	"strings"
 	"testing"
 
@@ -77,4 +78,30 @@ func names(t *testing.T, js string) string {
 		parts = append(parts, `{"name":"`+p.Metadata.Name+`"}`)
 	}
 	return "[" + strings.Join(parts, ",") + "]"
+}
+
+// The conversion of a NodePool list is reused while the reader hands out
+// the same NodePools, and redone when one of them is replaced.
+func TestNodePoolsValueReused(t *testing.T) {
+	n := &NodePools{}
+	pool := func(name, rv string) map[string]any {
+		return map[string]any{"metadata": map[string]any{"name": name, "resourceVersion": rv}}
+	}
+	a, b := pool("a", "1"), pool("b", "1")
+	first, err := n.value([]map[string]any{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := n.value([]map[string]any{a, b})
+	if first != again {
+		t.Error("the same NodePools were converted again")
+	}
+	b2 := pool("b", "2")
+	updated, _ := n.value([]map[string]any{a, b2})
+	if updated == first || !strings.Contains(updated.(ast.Value).String(), `"resourceVersion": "2"`) {
+		t.Errorf("a replaced NodePool was not converted again: %v", updated)
+	}
+	if fewer, _ := n.value([]map[string]any{a}); fewer.(ast.Value).Compare(ast.MustParseTerm(`[{"metadata": {"name": "a", "resourceVersion": "1"}}]`).Value) != 0 {
+		t.Errorf("a deleted NodePool is still listed: %v", fewer)
+	}
 }

@@ -176,6 +176,11 @@ func namespaceTerm(name string, ns *corev1.Namespace) *ast.Term {
 // toValue converts a Go value to a Rego value through its JSON encoding, so
 // that policies see exactly the API's field names and omitted empty fields.
 func toValue(v any) (ast.Value, error) {
+	// Gatherers that convert (and cache) their state themselves return it
+	// as a Rego value.
+	if av, ok := v.(ast.Value); ok {
+		return av, nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err

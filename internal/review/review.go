@@ -95,7 +95,9 @@ type MutationRequest struct {
 type Gatherer interface {
 	Key() string
 	// Gather returns the state for obj, or nil when the family does not
-	// need any for this object. Returning an error fails the review.
+	// need any for this object. Returning an error fails the review. The
+	// state is converted to a Rego value through JSON, unless it is one
+	// (ast.Value) already. A returned ast.Value is shared, never changed.
 	Gather(ctx context.Context, g *Gathering) (any, error)
 }
 

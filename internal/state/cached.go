@@ -104,7 +104,8 @@ func (c *Cached) NodePools(ctx context.Context) ([]map[string]any, error) {
 	}
 	var l unstructured.UnstructuredList
 	l.SetGroupVersionKind(NodePoolGVK.GroupVersion().WithKind("NodePoolList"))
-	if err := c.Reader.List(ctx, &l); err != nil {
+	// Read-only: the objects are converted for policies, never changed.
+	if err := c.Reader.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
 		if meta.IsNoMatchError(err) {
 			return nil, nil
 		}
