@@ -24,8 +24,20 @@ func Parse(b []byte) (ast.Value, error) { return parse(b, false) }
 // same document whether it came from raw bytes or from a Go value.
 func ParseObject(b []byte) (ast.Value, error) { return parse(b, true) }
 
+// ParseKubernetesObject is ParseObject without metadata.managedFields: the
+// server-side apply bookkeeping, often half of an object's bytes, which no
+// policy reads. It is skipped, not converted.
+func ParseKubernetesObject(b []byte) (ast.Value, error) {
+	p := parser{b: b, dropNulls: true, kube: true, skipAt: -1}
+	return p.top()
+}
+
 func parse(b []byte, dropNulls bool) (ast.Value, error) {
-	p := parser{b: b, dropNulls: dropNulls}
+	p := parser{b: b, dropNulls: dropNulls, skipAt: -1}
+	return p.top()
+}
+
+func (p *parser) top() (ast.Value, error) {
 	p.space()
 	t, err := p.value(0)
 	if err != nil {
@@ -42,6 +54,10 @@ type parser struct {
 	b         []byte
 	i         int
 	dropNulls bool
+	// kube skips metadata.managedFields of the top-level object: skipAt is
+	// the depth of the metadata object while it is parsed, else -1.
+	kube   bool
+	skipAt int
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -123,36 +139,23 @@ func (p *parser) object(depth int) (*ast.Term, error) {
 		}
 		p.i++
 		p.space()
-		v, err := p.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		// Duplicate keys keep the last value, as encoding/json does.
-		if p.dropNulls && v.Value.Compare(ast.Null{}) == 0 {
-			if at, dup := lookup(keys, index, k); dup {
-				items = append(items[:at], items[at+1:]...)
-				keys = append(keys[:at], keys[at+1:]...)
-				index = nil
-				if len(keys) > 16 {
-					index = make(map[string]int, 2*len(keys))
-					for i, k := range keys {
-						index[k] = i
-					}
-				}
+		if depth == p.skipAt && k == "managedFields" {
+			if err := p.skip(); err != nil {
+				return nil, err
 			}
-		} else if at, dup := lookup(keys, index, k); dup {
-			items[at][1] = v
 		} else {
-			items = append(items, [2]*ast.Term{ast.StringTerm(k), v})
-			keys = append(keys, k)
-			if index != nil {
-				index[k] = len(keys) - 1
-			} else if len(keys) > 16 {
-				index = make(map[string]int, 2*len(keys))
-				for i, k := range keys {
-					index[k] = i
-				}
+			metadata := p.kube && depth == 0 && k == "metadata"
+			if metadata {
+				p.skipAt = depth + 1
 			}
+			v, err := p.value(depth + 1)
+			if metadata {
+				p.skipAt = -1
+			}
+			if err != nil {
+				return nil, err
+			}
+			items, keys, index = p.member(items, keys, index, k, v)
 		}
 		p.space()
 		if p.i >= len(p.b) {
@@ -168,6 +171,79 @@ func (p *parser) object(depth int) (*ast.Term, error) {
 			return nil, p.errorf("expected ',' or '}' in object")
 		}
 	}
+}
+
+// member adds k: v to an object being built. Duplicate keys keep the last
+// value, as encoding/json does; with dropNulls a null removes the key.
+func (p *parser) member(items [][2]*ast.Term, keys []string, index map[string]int, k string, v *ast.Term) ([][2]*ast.Term, []string, map[string]int) {
+	if p.dropNulls && v.Value.Compare(ast.Null{}) == 0 {
+		if at, dup := lookup(keys, index, k); dup {
+			items = append(items[:at], items[at+1:]...)
+			keys = append(keys[:at], keys[at+1:]...)
+			index = nil
+			if len(keys) > 16 {
+				index = make(map[string]int, 2*len(keys))
+				for i, k := range keys {
+					index[k] = i
+				}
+			}
+		}
+	} else if at, dup := lookup(keys, index, k); dup {
+		items[at][1] = v
+	} else {
+		items = append(items, [2]*ast.Term{ast.StringTerm(k), v})
+		keys = append(keys, k)
+		if index != nil {
+			index[k] = len(keys) - 1
+		} else if len(keys) > 16 {
+			index = make(map[string]int, 2*len(keys))
+			for i, k := range keys {
+				index[k] = i
+			}
+		}
+	}
+	return items, keys, index
+}
+
+// skip passes over one value without converting it. The bytes come from a
+// JSON decoder (the AdmissionReview, or YAML converted to JSON), so it only
+// tracks strings and nesting.
+func (p *parser) skip() error {
+	depth := 0
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case '"':
+			p.i++
+			for p.i < len(p.b) && p.b[p.i] != '"' {
+				if p.b[p.i] == '\\' {
+					p.i++
+				}
+				p.i++
+			}
+			if p.i >= len(p.b) {
+				return p.errorf("unterminated string")
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return nil // the end of a scalar, at the parent's closing bracket
+			}
+			depth--
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return nil
+			}
+		}
+		p.i++
+		if depth == 0 && (p.b[p.i-1] == '"' || p.b[p.i-1] == '}' || p.b[p.i-1] == ']') {
+			return nil
+		}
+	}
+	if depth > 0 {
+		return p.errorf("unterminated value")
+	}
+	return nil
 }
 
 func lookup(keys []string, index map[string]int, k string) (int, bool) {

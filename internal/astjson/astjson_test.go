@@ -47,7 +47,9 @@ func TestParseDepthLimit(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{`{"a":[1,"b",null,true]}`, `"\u00e9"`, `-1.5e10`, `[[[]]]`} {
+	for _, s := range []string{`{"a":[1,"b",null,true]}`, `"\u00e9"`, `-1.5e10`, `[[[]]]`,
+		`{"metadata":{"name":"p","managedFields":[{"manager":"m","fieldsV1":{"f:a":{}}}],"labels":{"x":"y"}},"spec":{}}`,
+		`{"metadata":{"managedFields":"a\"]}"},"x":[1,{"metadata":{"managedFields":1}}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -62,6 +64,23 @@ func FuzzParse(f *testing.F) {
 		}
 		if got.Compare(want) != 0 {
 			t.Fatalf("%q: got %v want %v", b, got, want)
+		}
+		// The Kubernetes variant gives the same value without
+		// metadata.managedFields (and without null members).
+		kube, err := ParseKubernetesObject(b)
+		if err != nil {
+			t.Fatalf("%q: ParseObject accepted it, ParseKubernetesObject: %v", b, err)
+		}
+		plain, _ := ParseObject(b)
+		if obj, ok := plain.(ast.Object); ok {
+			if t := obj.Get(ast.StringTerm("metadata")); t != nil {
+				if md, ok := t.Value.(ast.Object); ok {
+					plain = withoutManagedFields(obj, md)
+				}
+			}
+		}
+		if kube.Compare(plain) != 0 {
+			t.Fatalf("%q: ParseKubernetesObject gave %v, want %v", b, kube, plain)
 		}
 	})
 }
@@ -88,4 +107,49 @@ func TestParseHugeExponent(t *testing.T) {
 	} else if got := v.String(); got != "[1e300, 2.5E-10]" {
 		t.Errorf("got %s", got)
 	}
+}
+
+func TestParseKubernetesObjectSkipsManagedFields(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"metadata":{"name":"p","managedFields":[{"manager":"kubectl","fieldsV1":{"f:spec":{"f:containers":{"k:{\"name\":\"c\"}":{".":{}}}}}}],"labels":{"a":"b"}},"spec":{}}`,
+			`{"metadata":{"name":"p","labels":{"a":"b"}},"spec":{}}`},
+		{`{"metadata":{"managedFields":"a \"]}\\"},"x":1}`, `{"metadata":{},"x":1}`},
+		{`{"metadata":{"managedFields":null,"name":"p"}}`, `{"metadata":{"name":"p"}}`},
+		{`{"metadata":{"managedFields": 12 , "name":"p"}}`, `{"metadata":{"name":"p"}}`},
+		{`{"metadata":{"name":"p","managedFields":[]}}`, `{"metadata":{"name":"p"}}`},
+		// Only the top-level object's metadata.
+		{`{"spec":{"managedFields":[1]},"metadata":{"annotations":{"managedFields":"x"}}}`, `{"spec":{"managedFields":[1]},"metadata":{"annotations":{"managedFields":"x"}}}`},
+		{`{"items":[{"metadata":{"managedFields":[1]}}]}`, `{"items":[{"metadata":{"managedFields":[1]}}]}`},
+	} {
+		got, err := ParseKubernetesObject([]byte(tc.in))
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if want := ast.MustParseTerm(tc.want).Value; got.Compare(want) != 0 {
+			t.Errorf("%s: got %v want %v", tc.in, got, want)
+		}
+	}
+	for _, in := range []string{`{"metadata":{"managedFields":[{"a":1}`, `{"metadata":{"managedFields":"abc`} {
+		if _, err := ParseKubernetesObject([]byte(in)); err == nil {
+			t.Errorf("%s: accepted", in)
+		}
+	}
+}
+
+func withoutManagedFields(obj, md ast.Object) ast.Value {
+	out := ast.NewObject()
+	obj.Foreach(func(k, v *ast.Term) {
+		if k.Equal(ast.StringTerm("metadata")) {
+			m := ast.NewObject()
+			md.Foreach(func(k, v *ast.Term) {
+				if !k.Equal(ast.StringTerm("managedFields")) {
+					m.Insert(k, v)
+				}
+			})
+			v = ast.NewTerm(m)
+		}
+		out.Insert(k, v)
+	})
+	return out
 }

@@ -31,9 +31,9 @@ func (r *Reviewer) input(ctx context.Context, e *engine.Engine, req *Request, o 
 	var objVal ast.Value
 	var err error
 	if objects.Default(o) || o.Raw == nil {
-		objVal, err = toValue(o.Typed)
+		objVal, err = objectValue(o.Typed)
 	} else {
-		objVal, err = astjson.ParseObject(o.Raw)
+		objVal, err = astjson.ParseKubernetesObject(o.Raw)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("converting %s: %w", o.Ref(), err)
@@ -63,7 +63,7 @@ func (r *Reviewer) input(ctx context.Context, e *engine.Engine, req *Request, o 
 		)),
 	))
 	if req.OldObject != nil {
-		old, err := toValue(req.OldObject.Typed)
+		old, err := objectValue(req.OldObject.Typed)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -175,6 +175,16 @@ func namespaceTerm(name string, ns *corev1.Namespace) *ast.Term {
 
 // toValue converts a Go value to a Rego value through its JSON encoding, so
 // that policies see exactly the API's field names and omitted empty fields.
+// objectValue converts a Kubernetes object, leaving out
+// metadata.managedFields (astjson.ParseKubernetesObject).
+func objectValue(v any) (ast.Value, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return astjson.ParseKubernetesObject(b)
+}
+
 func toValue(v any) (ast.Value, error) {
 	// Gatherers that convert (and cache) their state themselves return it
 	// as a Rego value.
