@@ -1,6 +1,7 @@
 package review
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -206,6 +207,12 @@ func PatchAgainstRaw(raw, before, after []byte) ([]jsonpatch.Operation, []byte, 
 	if len(change) == 0 {
 		return []jsonpatch.Operation{}, raw, nil
 	}
+	// The API server encodes objects as Go does: when raw is what
+	// re-encoding gives, the change is the patch.
+	if sameJSON(raw, before) {
+		sortPatch(change)
+		return change, after, nil
+	}
 	mutated := after
 	if b, err := json.Marshal(change); err == nil {
 		if p, err := jsonpatchapply.DecodePatch(b); err == nil {
@@ -220,6 +227,16 @@ func PatchAgainstRaw(raw, before, after []byte) ([]jsonpatch.Operation, []byte, 
 	}
 	sortPatch(patch)
 	return patch, mutated, nil
+}
+
+// sameJSON reports whether a and b are the same JSON text, but for
+// insignificant space.
+func sameJSON(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var ca, cb bytes.Buffer
+	return json.Compact(&ca, a) == nil && json.Compact(&cb, b) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
 }
 
 // sortPatch orders operations by path, comparing array indexes as numbers.

@@ -1,6 +1,7 @@
 package review_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -204,5 +205,21 @@ func TestPatchAgainstRaw(t *testing.T) {
 	}
 	if patch, mutated, err := review.PatchAgainstRaw(raw, before, before); err != nil || len(patch) != 0 || string(mutated) != string(raw) {
 		t.Errorf("no change: %v %s %v", patch, mutated, err)
+	}
+	// Raw as Go encodes it (compact or indented), as the API server sends
+	// objects: the same patch, the short way.
+	var indented bytes.Buffer
+	_ = json.Indent(&indented, before, "", "  ")
+	for _, same := range [][]byte{before, indented.Bytes()} {
+		patch, mutated, err := review.PatchAgainstRaw(same, before, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ops(patch); !slices.Equal(got, want) {
+			t.Errorf("raw re-encoded: patch\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if string(mutated) != string(after) {
+			t.Errorf("raw re-encoded: mutated %s", mutated)
+		}
 	}
 }
