@@ -242,9 +242,9 @@ func TestDecisionAllocations(t *testing.T) {
 		ceiling float64
 		decide  func() error
 	}{
-		{"PSS-only review", 2100, func() error { _, err := d.PSS.Review(ctx, p.request(false)); return err }},
+		{"PSS-only review", 15, func() error { _, err := d.PSS.Review(ctx, p.request(false)); return err }},
 		{"PSS-only evaluation", 1000, func() error { _, err := d.PSSEngine.Evaluate(ctx, p.sel, p.input); return err }},
-		{"full review", 8600, func() error { _, err := d.Full.Review(ctx, p.request(false)); return err }},
+		{"full review", 3100, func() error { _, err := d.Full.Review(ctx, p.request(false)); return err }},
 	} {
 		var failed error
 		n := testing.AllocsPerRun(20, func() {

@@ -55,6 +55,10 @@ type Selector struct {
 	Target  Target
 	Level   string
 	Version Version
+	// NoPSS leaves the embedded pss checks out: the caller knows, from
+	// upstream Pod Security Admission's evaluator, that none of them
+	// reports.
+	NoPSS bool
 }
 
 type query struct {
@@ -142,7 +146,7 @@ func (e *Engine) query(ctx context.Context, sel Selector) (*query, error) {
 	var ps []*Policy
 	groups := map[string][]*Policy{}
 	for _, p := range e.policies {
-		if p.AppliesTo(sel.Target) && (p.PSS == nil || e.PSSActive(p, sel.Level, sel.Version)) {
+		if p.AppliesTo(sel.Target) && (p.PSS == nil || (!(sel.NoPSS && p.Builtin) && e.PSSActive(p, sel.Level, sel.Version))) {
 			if len(p.Reads) > 0 {
 				k := strings.Join(p.Reads, ",")
 				groups[k] = append(groups[k], p)
@@ -290,6 +294,16 @@ func (e *Engine) Compiler() *ast.Compiler { return e.compiler }
 
 // Files returns the sources the engine was built from.
 func (e *Engine) Files() *Files { return e.files }
+
+// Empty reports whether the selector chooses no policy at all, so that a
+// caller can skip building the input.
+func (e *Engine) Empty(ctx context.Context, sel Selector) (bool, error) {
+	q, err := e.query(ctx, sel)
+	if err != nil {
+		return false, err
+	}
+	return len(q.policies) == 0 && len(q.groups) == 0, nil
+}
 
 // Evaluate runs every policy the selector chooses against input and returns
 // their findings, ordered by policy id.

@@ -15,8 +15,8 @@ import (
 // serviceAccountName), limited to fields that admission decisions or
 // mutations read. It is idempotent: objects that come from the API server
 // are unchanged.
-// It reports whether anything changed, so that callers can keep using the
-// object's raw JSON when nothing did.
+// It reports whether anything changed, and records it in o.RawStale, so that
+// callers can keep using the object's raw JSON when nothing did.
 func Default(o *Object) bool {
 	var d defaulter
 	switch t := o.Typed.(type) {
@@ -38,6 +38,7 @@ func Default(o *Object) bool {
 	case *batchv1.CronJob:
 		d.jobSpec(&t.Spec.JobTemplate.Spec)
 	}
+	o.RawStale = o.RawStale || d.changed
 	return d.changed
 }
 

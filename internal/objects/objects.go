@@ -56,6 +56,9 @@ type Object struct {
 	// Map is the object as a generic map, for kinds without Go types here
 	// (karpenter NodePools, ACK resources).
 	Map map[string]any
+	// RawStale is set once Default changed Typed: Raw no longer holds the
+	// object as policies must see it.
+	RawStale bool
 }
 
 // Ref names an object the way eval's JSON output does.

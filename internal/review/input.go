@@ -30,7 +30,8 @@ func (r *Reviewer) input(ctx context.Context, e *engine.Engine, req *Request, o 
 	// defaulting.
 	var objVal ast.Value
 	var err error
-	if objects.Default(o) || o.Raw == nil {
+	objects.Default(o)
+	if o.RawStale || o.Raw == nil {
 		objVal, err = objectValue(o.Typed)
 	} else {
 		objVal, err = astjson.ParseKubernetesObject(o.Raw)

@@ -123,6 +123,9 @@ type Reviewer struct {
 	gatherers []Gatherer
 	pssLevel  string
 	pssVer    engine.Version
+	// pssPrefilter skips the pss Rego for pods upstream's evaluator allows
+	// (pss.go); off only to test that it changes nothing.
+	pssPrefilter bool
 }
 
 // Option configures a Reviewer.
@@ -130,6 +133,10 @@ type Option func(*Reviewer)
 
 // WithMutator sets the mutator chain.
 func WithMutator(m Mutator) Option { return func(r *Reviewer) { r.mutator = m } }
+
+// WithoutPSSPrefilter evaluates the pss Rego for every pod, also those
+// upstream's evaluator allows (pss.go); for tests that compare the two.
+func WithoutPSSPrefilter() Option { return func(r *Reviewer) { r.pssPrefilter = false } }
 
 // WithGatherers adds state gatherers.
 func WithGatherers(g ...Gatherer) Option {
@@ -142,7 +149,7 @@ func New(engines *engine.Holder, cfg *config.Config, st state.Reader, opts ...Op
 	if err != nil {
 		return nil, err
 	}
-	r := &Reviewer{engines: engines, cfg: cfg, state: st, pssLevel: cfg.PSS.Level, pssVer: v}
+	r := &Reviewer{engines: engines, cfg: cfg, state: st, pssLevel: cfg.PSS.Level, pssVer: v, pssPrefilter: true}
 	for _, o := range opts {
 		o(r)
 	}
@@ -212,13 +219,19 @@ func (r *Reviewer) Review(ctx context.Context, req *Request) (*Result, error) {
 	}
 
 	e := r.engines.Load()
+	level, version := r.pss(ns)
+	sel := engine.Selector{Target: target, Level: level, Version: version}
+	objects.Default(subject)
+	sel.NoPSS = r.pssPrefilter && pssClean(subject, target, level, version)
+	if empty, err := e.Empty(ctx, sel); err != nil || empty {
+		return res, err
+	}
 	input, g, err := r.input(ctx, e, req, subject, target, ns)
 	if err != nil {
 		return nil, err
 	}
 	res.Warnings = append(res.Warnings, g.Warnings...)
-	level, version := r.pss(ns)
-	findings, err := e.Evaluate(ctx, engine.Selector{Target: target, Level: level, Version: version}, input)
+	findings, err := e.Evaluate(ctx, sel, input)
 	if err != nil {
 		return nil, err
 	}
