@@ -162,7 +162,9 @@ func (r *Reviewer) mutation(ctx context.Context, req *Request, ns *corev1.Namesp
 // mutated JSON.
 func (r *Reviewer) runMutator(ctx context.Context, req *Request, ns *corev1.Namespace) (*corev1.Pod, []jsonpatch.Operation, []byte, []string, error) {
 	var pod corev1.Pod
-	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
+	if p := req.Object.Pod(); p != nil && !req.Object.RawStale {
+		p.DeepCopyInto(&pod) // what Raw decodes to, without decoding it again
+	} else if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("decoding %s: %w", req.Object.Ref(), err)
 	}
 	// Pods created through a namespaced URL may leave metadata.namespace
