@@ -68,7 +68,13 @@ func Handler(h admission.Handler) http.Handler {
 		// timeout), so that a rolling restart fails no request.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
 		defer cancel()
-		resp := wh.Handle(ctx, admission.Request{AdmissionRequest: *ar.Request})
+		var resp admission.Response
+		if err := reviews().run(ctx, func() { resp = wh.Handle(ctx, admission.Request{AdmissionRequest: *ar.Request}) }); err != nil {
+			// Not a verdict: the API server applies the webhook's
+			// failurePolicy, as for any failed call.
+			http.Error(w, "no review worker was free within the request's timeout", http.StatusServiceUnavailable)
+			return
+		}
 		out := admissionv1.AdmissionReview{Response: &resp.AdmissionResponse}
 		out.SetGroupVersionKind(admissionv1.SchemeGroupVersion.WithKind("AdmissionReview"))
 		w.Header().Set("Content-Type", "application/json")
