@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"net/http"
 	"strings"
 	"time"
@@ -111,7 +112,7 @@ func outcome(r admission.Response) string {
 // decodeObject decodes the request's object. Objects created through a
 // namespaced URL may omit metadata.namespace; the request carries it.
 func decodeObject(req admission.Request) (*objects.Object, error) {
-	o, err := objects.Decode(req.Object.Raw, false)
+	o, err := objects.DecodeAs(req.Object.Raw, schema.GroupVersionKind(req.Kind))
 	if err != nil {
 		if errors.Is(err, objects.ErrUnknownKind) {
 			return nil, err

@@ -1,8 +1,12 @@
 package objects
 
 import (
+	"fmt"
+	"reflect"
+
 	"encoding/json"
 	"errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"strings"
 	"testing"
 
@@ -95,5 +99,36 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	if _, err := Decode([]byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}`), true); !errors.Is(err, ErrUnknownKind) {
 		t.Errorf("ConfigMap: %v, want ErrUnknownKind", err)
+	}
+}
+
+// DecodeAs gives what Decode gives, in one pass for kinds with Go types,
+// and Decode's errors for everything else.
+func TestDecodeAs(t *testing.T) {
+	pod := schema.GroupVersionKind{Version: "v1", Kind: "Pod"}
+	for _, tc := range []struct {
+		name string
+		raw  string
+		gvk  schema.GroupVersionKind
+	}{
+		{"pod", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"ns","labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i"}]}}`, pod},
+		{"generateName", `{"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"p-"},"spec":{}}`, pod},
+		{"deployment", `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"template":{"spec":{"containers":[]}}}}`, schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}},
+		{"map kind", `{"apiVersion":"karpenter.sh/v1","kind":"NodePool","metadata":{"name":"np"}}`, schema.GroupVersionKind{Group: "karpenter.sh", Version: "v1", Kind: "NodePool"}},
+		{"bytes of another kind", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"n"}}`, pod},
+		{"not an object", `[1,2]`, pod},
+		{"wrong type", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":"all"}}`, pod},
+		{"old apiVersion", `{"apiVersion":"extensions/v1beta1","kind":"Deployment","metadata":{"name":"d"}}`, schema.GroupVersionKind{Group: "extensions", Version: "v1beta1", Kind: "Deployment"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, werr := Decode([]byte(tc.raw), false)
+			got, gerr := DecodeAs([]byte(tc.raw), tc.gvk)
+			if fmt.Sprint(werr) != fmt.Sprint(gerr) {
+				t.Fatalf("error %v, want %v", gerr, werr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got %+v\nwant %+v", got, want)
+			}
+		})
 	}
 }
