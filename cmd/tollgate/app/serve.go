@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -332,6 +333,9 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 		syncCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
 		if mgr.GetCache().WaitForCacheSync(syncCtx) {
+			// Listing a large cluster leaves a heap of decoded pages behind;
+			// hand it back to the OS now rather than keep it as headroom.
+			debug.FreeOSMemory()
 			synced.Store(true)
 			log.Info("caches synced; ready")
 		}
