@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -140,6 +141,12 @@ func Markdown(res *Results, root string) string {
 		w("| %s | %s | %s |\n", t.Name, t.Result, t.Status)
 	}
 	w("\n")
+	// The analysis of the numbers is written by hand, next to the harness,
+	// and kept across runs.
+	if findings, err := os.ReadFile(filepath.Join(root, "conformance", "bench", "findings.md")); err == nil {
+		w("%s\n", strings.TrimSpace(string(findings)))
+		w("\n")
+	}
 
 	w("## Corpus\n\n")
 	captured := 0
