@@ -4,12 +4,9 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,46 +63,9 @@ func TestSelfSignedRotationUnderLoad(t *testing.T) {
 		t.Fatalf("self-signed Tollgate never served: %v\n%s", err, tg.out.String())
 	}
 
-	ns := namespace(nil)
-	var requests, failures atomic.Int64
-	var mu sync.Mutex
-	var firstFailures []string
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				pod, wantDenied := restrictedPod(fmt.Sprintf("load-%d-%d", w, i)), i%2 == 1
-				if wantDenied {
-					pod = privilegedPod(pod.Name)
-				}
-				_, err := env.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-				requests.Add(1)
-				ok := err == nil
-				if wantDenied {
-					ok = err != nil && strings.Contains(err.Error(), "pss.baseline.privileged")
-				}
-				if !ok {
-					failures.Add(1)
-					mu.Lock()
-					if len(firstFailures) < 5 {
-						firstFailures = append(firstFailures, fmt.Sprintf("%v (want denied=%v)", err, wantDenied))
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	load := startPodLoad(namespace(nil))
 	time.Sleep(70 * time.Second)
-	close(stop)
-	wg.Wait()
+	load.end()
 
 	events, err := env.cs.CoreV1().Events("tollgate-system").List(ctx, metav1.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector("involvedObject.name", "tollgate-rotation-tls").String(),
@@ -126,9 +86,9 @@ func TestSelfSignedRotationUnderLoad(t *testing.T) {
 			caRotations += n
 		}
 	}
-	t.Logf("requests: %d, failures: %d, serving certificate renewals: %d, CA rotations: %d", requests.Load(), failures.Load(), renewals, caRotations)
-	if failures.Load() > 0 {
-		t.Errorf("%d of %d requests failed during rotation; first: %s", failures.Load(), requests.Load(), strings.Join(firstFailures, "\n"))
+	t.Logf("requests: %d (%s), failures: %d, serving certificate renewals: %d, CA rotations: %d", load.requests.Load(), load.latency(), load.failures.Load(), renewals, caRotations)
+	if load.failures.Load() > 0 {
+		t.Errorf("%d of %d requests failed during rotation; first: %s", load.failures.Load(), load.requests.Load(), load.firstFailures())
 	}
 	if renewals < 3 || caRotations < 1 {
 		t.Errorf("rotation did not happen often enough (renewals %d, CA rotations %d):\n%s", renewals, caRotations, tg.out.String())

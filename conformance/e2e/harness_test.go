@@ -15,8 +15,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -354,9 +356,18 @@ func namespace(labels map[string]string) string {
 	return namedNamespace(name, labels, nil)
 }
 
-// namedNamespace creates (or reuses) a namespace with labels and annotations.
+// namedNamespace creates (or reuses) a namespace with labels and
+// annotations, and its "default" ServiceAccount. This control plane runs
+// no controller-manager, so it is created here as the ServiceAccount
+// controller would; without it every pod would cost Tollgate a live
+// ServiceAccount read, which a cluster's ServiceAccount admission plugin
+// never lets happen (it refuses pods whose ServiceAccount is missing).
 func namedNamespace(name string, labels, annotations map[string]string) string {
 	_, err := env.cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: annotations}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		panic(err)
+	}
+	_, err = env.cs.CoreV1().ServiceAccounts(name).Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		panic(err)
 	}
@@ -400,4 +411,89 @@ func decode(t *testing.T, manifest string, obj any) {
 	if err := yaml.UnmarshalStrict([]byte(manifest), obj); err != nil {
 		t.Fatalf("test manifest: %v", err)
 	}
+}
+
+// podLoad creates pods (server-side dry run) from four clients without
+// pause until stopped: every other pod is privileged and must be refused
+// with pss.baseline.privileged, the rest admitted. Anything else counts as
+// a failure.
+type podLoad struct {
+	requests, failures atomic.Int64
+	mu                 sync.Mutex
+	first              []string
+	took               []time.Duration
+	stop               chan struct{}
+	wg                 sync.WaitGroup
+}
+
+func startPodLoad(ns string) *podLoad {
+	l := &podLoad{stop: make(chan struct{})}
+	// Without client-side throttling (client-go's default is 5 QPS), so
+	// that the load is what the API server and Tollgate can take.
+	cfg := rest.CopyConfig(env.cp.Config)
+	cfg.QPS, cfg.Burst = 1000, 2000
+	cfg.WarningHandler = rest.NoWarnings{}
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	for w := range 4 {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				pod, wantDenied := restrictedPod(fmt.Sprintf("load-%d-%d", w, i)), i%2 == 1
+				if wantDenied {
+					pod = privilegedPod(pod.Name)
+				}
+				start := time.Now()
+				_, err := cs.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+				took := time.Since(start)
+				l.requests.Add(1)
+				l.mu.Lock()
+				l.took = append(l.took, took)
+				l.mu.Unlock()
+				ok := err == nil
+				if wantDenied {
+					ok = err != nil && strings.Contains(err.Error(), "pss.baseline.privileged")
+				}
+				if !ok {
+					l.failures.Add(1)
+					l.mu.Lock()
+					if len(l.first) < 5 {
+						l.first = append(l.first, fmt.Sprintf("%v (want denied=%v)", err, wantDenied))
+					}
+					l.mu.Unlock()
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// end stops the clients and waits for them.
+func (l *podLoad) end() {
+	close(l.stop)
+	l.wg.Wait()
+}
+
+// latency reports the median and 99th percentile of the requests so far.
+func (l *podLoad) latency() string {
+	l.mu.Lock()
+	took := slices.Clone(l.took)
+	l.mu.Unlock()
+	if len(took) == 0 {
+		return "no requests"
+	}
+	slices.Sort(took)
+	return fmt.Sprintf("p50 %v, p99 %v", took[len(took)/2].Round(time.Millisecond/10), took[len(took)*99/100].Round(time.Millisecond/10))
+}
+
+// firstFailures describes up to five failed requests.
+func (l *podLoad) firstFailures() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.first, "\n")
 }

@@ -138,9 +138,6 @@ func metric(addr, name string) (float64, error) {
 // its view is. When the link comes back the caches catch up without a
 // restart: the namespace created during the cut is honoured.
 func TestAPIServerOutage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits out an outage")
-	}
 	ctx := context.Background()
 	apiserver, err := url.Parse(env.cp.Config.Host)
 	if err != nil {

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -12,12 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // readyProxy stands in for a Service: it forwards each TCP connection to a
@@ -139,40 +136,9 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		}
 	}()
 
-	ns := namespace(nil)
-	var requests, failures atomic.Int64
-	var first atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				pod, wantDenied := restrictedPod(fmt.Sprintf("load-%d-%d", w, i)), i%2 == 1
-				if wantDenied {
-					pod = privilegedPod(pod.Name)
-				}
-				_, err := env.cs.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-				requests.Add(1)
-				ok := err == nil
-				if wantDenied {
-					ok = err != nil && strings.Contains(err.Error(), "pss.baseline.privileged")
-				}
-				if !ok {
-					failures.Add(1)
-					first.CompareAndSwap(nil, fmt.Sprint(err))
-				}
-			}
-		}()
-	}
+	load := startPodLoad(namespace(nil))
 	time.Sleep(2 * time.Second)
-	before := requests.Load()
+	before := load.requests.Load()
 	if err := a.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -181,19 +147,19 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("replica A did not stop within 30s of SIGTERM")
 	}
-	stopped := requests.Load()
+	stopped := load.requests.Load()
 	time.Sleep(2 * time.Second)
-	close(stop)
-	wg.Wait()
-	t.Logf("requests: %d (%d before SIGTERM, %d during A's drain, %d after A stopped), failures: %d",
-		requests.Load(), before, stopped-before, requests.Load()-stopped, failures.Load())
-	if failures.Load() > 0 {
-		t.Errorf("%d requests failed; first: %v\nreplica A:\n%s", failures.Load(), first.Load(), a.out.String())
+	load.end()
+	total := load.requests.Load()
+	t.Logf("requests: %d (%d before SIGTERM, %d during A's drain, %d after A stopped; %s), failures: %d",
+		total, before, stopped-before, total-stopped, load.latency(), load.failures.Load())
+	if load.failures.Load() > 0 {
+		t.Errorf("%d requests failed; first: %v\nreplica A:\n%s", load.failures.Load(), load.firstFailures(), a.out.String())
 	}
 	if !strings.Contains(a.out.String(), "shutting down: not ready") {
 		t.Errorf("replica A did not drain before stopping:\n%s", a.out.String())
 	}
-	if requests.Load()-stopped < 10 {
-		t.Errorf("replica B served only %d requests after A stopped", requests.Load()-stopped)
+	if total-stopped < 10 {
+		t.Errorf("replica B served only %d requests after A stopped", total-stopped)
 	}
 }
