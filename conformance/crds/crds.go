@@ -11,6 +11,14 @@
 // with), so the file is vendored and pinned by its SHA-256 in the tests. To
 // update it: `go mod download -json sigs.k8s.io/karpenter@vX.Y.Z`, copy the
 // file out of the module zip, and update NodePoolVersion and the digest.
+//
+// The ack-*.yaml files are Tollgate's stand-ins for the Bucket, Role and
+// Policy CRDs of AWS Controllers for Kubernetes: ACK's controller modules
+// are not served by the Go module proxy, so their CRDs cannot be vendored
+// with a checked provenance. Each types the fields Tollgate reads the way
+// ACK's CRD does and keeps every other field, which is enough for the
+// demo and the end-to-end suite to send these objects through a real API
+// server to the webhook.
 package crds
 
 import _ "embed"

@@ -3,9 +3,13 @@ package crds
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -79,6 +83,91 @@ func TestNodePoolSchemaHasWhatPoliciesRead(t *testing.T) {
 	op, _ := lookup(v.Schema.OpenAPIV3Schema, "spec.template.spec.requirements[].operator")
 	if enum, _ := op["enum"].([]any); !containsAll(enum, "In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt", "Gte", "Lte") {
 		t.Errorf("requirement operators %v: rego/nodepool/lib.rego handles exactly these", enum)
+	}
+}
+
+// TestFiles keeps the directory to the CRDs this file checks: the demo and
+// the end-to-end suite install every *.yaml here.
+func TestFiles(t *testing.T) {
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".yaml") {
+			got = append(got, e.Name())
+		}
+	}
+	want := []string{
+		"ack-iam.services.k8s.aws_policies.yaml",
+		"ack-iam.services.k8s.aws_roles.yaml",
+		"ack-s3.services.k8s.aws_buckets.yaml",
+		NodePoolFile,
+		"openreports.io_clusterreports.yaml",
+		"openreports.io_reports.yaml",
+		"wgpolicyk8s.io_clusterpolicyreports.yaml",
+		"wgpolicyk8s.io_policyreports.yaml",
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("CRD files %v, want %v", got, want)
+	}
+}
+
+// TestACKStandIns checks the ACK stand-ins against what Tollgate's
+// webhook configuration and IAM gatherer (internal/gather/iam.go) expect:
+// group, kind, the version the examples use, and the fields read.
+func TestACKStandIns(t *testing.T) {
+	for _, tc := range []struct {
+		file, group, kind, plural string
+		fields                    []string
+	}{
+		{"ack-s3.services.k8s.aws_buckets.yaml", "s3.services.k8s.aws", "Bucket", "buckets", []string{
+			"spec.name",
+			"spec.encryption.rules[].applyServerSideEncryptionByDefault.sseAlgorithm",
+			"spec.encryption.rules[].applyServerSideEncryptionByDefault.kmsMasterKeyID",
+		}},
+		{"ack-iam.services.k8s.aws_roles.yaml", "iam.services.k8s.aws", "Role", "roles", []string{
+			"spec.name", "spec.assumeRolePolicyDocument", "spec.inlinePolicies", "spec.permissionsBoundary",
+		}},
+		{"ack-iam.services.k8s.aws_policies.yaml", "iam.services.k8s.aws", "Policy", "policies", []string{
+			"spec.name", "spec.policyDocument",
+		}},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			b, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var crd apiextensionsv1.CustomResourceDefinition
+			if err := yaml.UnmarshalStrict(b, &crd); err != nil {
+				t.Fatalf("%s: %v", tc.file, err)
+			}
+			if crd.Name != tc.plural+"."+tc.group || crd.Spec.Group != tc.group || crd.Spec.Names.Kind != tc.kind || crd.Spec.Names.Plural != tc.plural || crd.Spec.Scope != apiextensionsv1.NamespaceScoped {
+				t.Fatalf("%s is not the namespaced %s.%s CRD", tc.file, tc.plural, tc.group)
+			}
+			if len(crd.Spec.Versions) != 1 || crd.Spec.Versions[0].Name != "v1alpha1" || !crd.Spec.Versions[0].Served || !crd.Spec.Versions[0].Storage {
+				t.Fatalf("%s: want one version, v1alpha1, served and stored", tc.file)
+			}
+			raw, err := json.Marshal(crd.Spec.Versions[0].Schema.OpenAPIV3Schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var schema map[string]any
+			if err := json.Unmarshal(raw, &schema); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range tc.fields {
+				if _, ok := lookup(schema, f); !ok {
+					t.Errorf("%s: the schema has no %s", tc.file, f)
+				}
+			}
+			spec, _ := lookup(schema, "spec")
+			if spec["x-kubernetes-preserve-unknown-fields"] != true {
+				t.Errorf("%s: spec must keep the fields the stand-in does not type", tc.file)
+			}
+		})
 	}
 }
 
