@@ -13,6 +13,11 @@ k8s_version=v1.37.2
 etcd_version=3.7.0
 
 mkdir -p "$out"
+# Each binary is built next to its final name and moved into place, so an
+# interrupted build never leaves a truncated binary, and whatever was there
+# before (a wrapper script, a corrupt file) is replaced: go build refuses to
+# overwrite a file that is not an executable it could have written.
+rm -f "$out/kube-apiserver.new" "$out/etcd.new"
 
 have_apiserver() {
   [ -x "$out/kube-apiserver" ] && "$out/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes $k8s_version"
@@ -29,7 +34,8 @@ else
   start=$(date +%s)
   go -C "$toolmod" build \
     -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean" \
-    -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+    -o "$out/kube-apiserver.new" k8s.io/kubernetes/cmd/kube-apiserver
+  mv -f "$out/kube-apiserver.new" "$out/kube-apiserver"
   echo "built kube-apiserver in $(( $(date +%s) - start ))s"
   have_apiserver || { echo "error: the built kube-apiserver does not report $k8s_version" >&2; exit 1; }
 fi
@@ -40,7 +46,8 @@ else
   [ -e "$out/etcd" ] && echo "etcd in $out is missing or not $etcd_version: rebuilding"
   echo "building etcd $etcd_version from Go modules..."
   start=$(date +%s)
-  go -C "$toolmod" build -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+  go -C "$toolmod" build -ldflags "-s -w" -o "$out/etcd.new" go.etcd.io/etcd/server/v3
+  mv -f "$out/etcd.new" "$out/etcd"
   echo "built etcd in $(( $(date +%s) - start ))s"
   have_etcd || { echo "error: the built etcd does not report $etcd_version" >&2; exit 1; }
 fi

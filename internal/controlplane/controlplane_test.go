@@ -3,8 +3,10 @@
 package controlplane
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,4 +81,42 @@ func processes(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// Binaries of another version are rebuilt with a message saying why, and
+// those of the right version are reused. The kube-apiserver is linked from
+// the real cache; etcd is a script that reports an older release, so only
+// etcd is rebuilt (seconds with a warm Go build cache).
+func TestWrongVersionRebuilt(t *testing.T) {
+	real, err := BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(real, "kube-apiserver"), filepath.Join(dir, "kube-apiserver")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etcd"), []byte("#!/bin/sh\necho 'etcd Version: 3.6.0'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TOLLGATE_CONTROLPLANE_DIR", dir)
+	if _, err := Start(Options{}); err == nil || !strings.Contains(err.Error(), "run scripts/controlplane.sh") {
+		t.Fatalf("Start with an etcd of another version: %v, want an error naming scripts/controlplane.sh", err)
+	}
+	var out bytes.Buffer
+	got, err := Ensure(&out)
+	if err != nil {
+		t.Fatalf("Ensure: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"kube-apiserver " + KubernetesVersion + ": cached in " + dir,
+		"etcd in " + dir + " is missing or not " + EtcdVersion + ": rebuilding",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("Ensure's output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if got != dir || !upToDate(dir) {
+		t.Errorf("after Ensure, %s is not up to date", dir)
+	}
 }
