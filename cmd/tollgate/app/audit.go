@@ -223,6 +223,11 @@ func clusterAuditFromFlags(ctx context.Context, o auditOptions, cfg *config.Conf
 	}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context})
 	rc, err := cc.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		// client-go's own message points at KUBERNETES_MASTER, which
+		// helps nobody running an audit.
+		return nil, nil, "", usageError(fmt.Errorf("no cluster to audit: no kubeconfig found (looked at %s); pass --kubeconfig, or audit manifests with -f", strings.Join(kubeconfigPaths(rules), ", ")))
+	}
 	if err != nil {
 		return nil, nil, "", usageError(fmt.Errorf("kubeconfig: %w", err))
 	}
@@ -345,4 +350,15 @@ func setupBackgroundAudit(mgr ctrl.Manager, rc *rest.Config, reviewer *review.Re
 		Metrics:    metrics,
 		Log:        log.WithName("audit"),
 	})
+}
+
+// kubeconfigPaths says where a kubeconfig was looked for.
+func kubeconfigPaths(rules *clientcmd.ClientConfigLoadingRules) []string {
+	if rules.ExplicitPath != "" {
+		return []string{rules.ExplicitPath}
+	}
+	if len(rules.Precedence) == 0 {
+		return []string{"$KUBECONFIG (unset)", clientcmd.RecommendedHomeFile}
+	}
+	return rules.Precedence
 }

@@ -102,4 +102,12 @@ func TestAuditUsage(t *testing.T) {
 			t.Errorf("%v: wrote a report on bad usage: %q", tc.args, out)
 		}
 	}
+
+	// No kubeconfig anywhere: say where it was looked for and what to do.
+	missing := filepath.Join(t.TempDir(), "none")
+	t.Setenv("KUBECONFIG", missing)
+	_, errOut, code := run(t, "", "audit", "-A")
+	if want := "no cluster to audit: no kubeconfig found (looked at " + missing + "); pass --kubeconfig, or audit manifests with -f"; code != ExitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("audit -A without a kubeconfig: exit %d, stderr %q; want exit 2 and %q", code, errOut, want)
+	}
 }
