@@ -88,12 +88,12 @@ func processes(t *testing.T) int {
 // the real cache; etcd is a script that reports an older release, so only
 // etcd is rebuilt (seconds with a warm Go build cache).
 func TestWrongVersionRebuilt(t *testing.T) {
-	real, err := BinDir()
+	cached, err := BinDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := os.Symlink(filepath.Join(real, "kube-apiserver"), filepath.Join(dir, "kube-apiserver")); err != nil {
+	if err := os.Symlink(filepath.Join(cached, "kube-apiserver"), filepath.Join(dir, "kube-apiserver")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "etcd"), []byte("#!/bin/sh\necho 'etcd Version: 3.6.0'\n"), 0o755); err != nil {
