@@ -19,11 +19,18 @@ mkdir -p "$out"
 # overwrite a file that is not an executable it could have written.
 rm -f "$out/kube-apiserver.new" "$out/etcd.new"
 
+# The version output is read whole before it is matched: with pipefail,
+# `binary --version | grep -q` fails whenever grep exits on the first line
+# and the binary dies of SIGPIPE writing the next one.
 have_apiserver() {
-  [ -x "$out/kube-apiserver" ] && "$out/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes $k8s_version"
+  local v
+  [ -x "$out/kube-apiserver" ] && v=$("$out/kube-apiserver" --version 2>/dev/null) &&
+    grep -qx "Kubernetes $k8s_version" <<<"$v"
 }
 have_etcd() {
-  [ -x "$out/etcd" ] && "$out/etcd" --version 2>/dev/null | grep -q "etcd Version: $etcd_version"
+  local v
+  [ -x "$out/etcd" ] && v=$("$out/etcd" --version 2>/dev/null) &&
+    grep -q "etcd Version: $etcd_version" <<<"$v"
 }
 
 if have_apiserver; then

@@ -17,7 +17,10 @@ tools=(
 
 for entry in "${tools[@]}"; do
   IFS='|' read -r name module verarg check ldflags <<<"$entry"
-  if [ -x "$dir/$name" ] && "$dir/$name" "$verarg" 2>/dev/null | grep -q "$check"; then
+  # Read the version output whole before matching it: with pipefail, a
+  # tool that dies of SIGPIPE after grep -q matched its first line would
+  # look absent and be reinstalled for nothing.
+  if [ -x "$dir/$name" ] && out=$("$dir/$name" "$verarg" 2>/dev/null) && grep -q "$check" <<<"$out"; then
     continue
   fi
   echo "installing $module into $dir"
