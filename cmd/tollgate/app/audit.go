@@ -23,7 +23,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
 	"github.com/tollgate-dev/tollgate/internal/iam"
-	"github.com/tollgate-dev/tollgate/internal/manifest"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 	"github.com/tollgate-dev/tollgate/internal/version"
@@ -185,30 +184,7 @@ func isTerminal(w io.Writer) bool {
 // filesAudit reviews manifests against the state they and --state give,
 // as eval does.
 func filesAudit(ctx context.Context, s IOStreams, o auditOptions, cfg *config.Config, e *engine.Engine) (*audit.Runner, audit.Source, error) {
-	docs, err := manifest.Load(o.files, manifest.Options{Stdin: s.In, Strict: true})
-	if err != nil {
-		return nil, nil, usageError(err)
-	}
-	stateDocs, err := manifest.Load(o.states, manifest.Options{Stdin: s.In, Strict: true})
-	if err != nil {
-		return nil, nil, usageError(err)
-	}
-	st := state.NewStatic()
-	for _, d := range stateDocs {
-		if !d.Skipped {
-			st.Add(d.Object)
-		}
-	}
-	for _, d := range docs {
-		if !d.Skipped && state.IsState(d.Object) {
-			st.Add(d.Object)
-		}
-	}
-	fetcher, err := iam.New(ctx, cfg.IAM, iam.Wait, iam.WithOfflinePolicies(o.iamPolicies))
-	if err != nil {
-		return nil, nil, usageError(err)
-	}
-	r, err := wiring.NewReviewer(engine.NewHolder(e), cfg, st, wiring.Deps{IAM: fetcher})
+	docs, r, err := offlineReviewer(ctx, s, cfg, e, o.files, o.states, o.iamPolicies)
 	if err != nil {
 		return nil, nil, err
 	}

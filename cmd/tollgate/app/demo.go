@@ -167,13 +167,7 @@ func runDemo(ctx context.Context, s IOStreams, pf policyFlags, files []string, k
 	step(5, "applying %s (%d objects) through the API server", strings.Join(files, ", "), len(docs))
 	// Tollgate's own view of the same objects, to show what its mutators
 	// changed and to check that the API server kept it.
-	st := state.NewStatic()
-	for _, d := range docs {
-		if !d.Skipped && state.IsState(d.Object) {
-			st.Add(d.Object)
-		}
-	}
-	local, err := wiring.NewReviewer(engine.NewHolder(e), cfg, st, wiring.Deps{})
+	local, err := wiring.NewReviewer(engine.NewHolder(e), cfg, staticState(nil, docs), wiring.Deps{})
 	if err != nil {
 		return err
 	}

@@ -10,12 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/iam"
-	"github.com/tollgate-dev/tollgate/internal/manifest"
 	"github.com/tollgate-dev/tollgate/internal/review"
-	"github.com/tollgate-dev/tollgate/internal/state"
-	"github.com/tollgate-dev/tollgate/internal/wiring"
 )
 
 // EvalOutput is the stable `eval -o json` document.
@@ -61,32 +56,7 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 			if err != nil {
 				return err
 			}
-			docs, err := manifest.Load(files, manifest.Options{Stdin: s.In, Strict: true})
-			if err != nil {
-				return usageError(err)
-			}
-			stateDocs, err := manifest.Load(states, manifest.Options{Stdin: s.In, Strict: true})
-			if err != nil {
-				return usageError(err)
-			}
-			st := state.NewStatic()
-			for _, d := range stateDocs {
-				if !d.Skipped {
-					st.Add(d.Object)
-				}
-			}
-			for _, d := range docs {
-				if !d.Skipped && state.IsState(d.Object) {
-					st.Add(d.Object)
-				}
-			}
-			// eval has no admission deadline: it waits for IAM (up to
-			// iam.waitTimeout) rather than answering iam.unknown.
-			fetcher, err := iam.New(ctx, cfg.IAM, iam.Wait, iam.WithOfflinePolicies(iamPolicies))
-			if err != nil {
-				return usageError(err)
-			}
-			r, err := wiring.NewReviewer(engine.NewHolder(e), cfg, st, wiring.Deps{IAM: fetcher})
+			docs, r, err := offlineReviewer(ctx, s, cfg, e, files, states, iamPolicies)
 			if err != nil {
 				return err
 			}
