@@ -263,22 +263,8 @@ func nodePoolsAllow(names []string, t string, nodePools []map[string]any) bool {
 
 // nodePoolAllows reports whether a NodePool's requirements let t through.
 func nodePoolAllows(np map[string]any, t string) bool {
-	spec, _ := np["spec"].(map[string]any)
-	tmpl, _ := spec["template"].(map[string]any)
-	tspec, _ := tmpl["spec"].(map[string]any)
-	reqs, _ := tspec["requirements"].([]any)
-	for _, r := range reqs {
-		m, _ := r.(map[string]any)
-		key, _ := m["key"].(string)
-		op, _ := m["operator"].(string)
-		var values []string
-		vs, _ := m["values"].([]any)
-		for _, v := range vs {
-			if s, ok := v.(string); ok {
-				values = append(values, s)
-			}
-		}
-		if !typeAllows(key, op, values, t) {
+	for _, r := range nodePoolRequirements(np) {
+		if !typeAllows(r.key, r.op, r.values, t) {
 			return false
 		}
 	}

@@ -142,30 +142,47 @@ func CanRunOnSpot(pod *corev1.Pod, ns *corev1.Namespace, spotTaints []corev1.Tai
 // nodePoolAllowsSpot reports whether a NodePool's karpenter.sh/capacity-type
 // requirements admit Spot. Without one, Karpenter launches on-demand only.
 func nodePoolAllowsSpot(np map[string]any) bool {
-	spec, _ := np["spec"].(map[string]any)
-	tmpl, _ := spec["template"].(map[string]any)
-	tspec, _ := tmpl["spec"].(map[string]any)
-	reqs, _ := tspec["requirements"].([]any)
 	found := false
-	for _, r := range reqs {
-		m, _ := r.(map[string]any)
-		if m["key"] != LabelCapacityType {
+	for _, r := range nodePoolRequirements(np) {
+		if r.key != LabelCapacityType {
 			continue
 		}
 		found = true
-		op, _ := m["operator"].(string)
-		var values []string
-		vs, _ := m["values"].([]any)
-		for _, v := range vs {
-			if s, ok := v.(string); ok {
-				values = append(values, s)
-			}
-		}
-		if !admitsSpot(op, values) {
+		if !admitsSpot(r.op, r.values) {
 			return false
 		}
 	}
 	return found
+}
+
+// requirement is one entry of a NodePool's spec.template.spec.requirements.
+type requirement struct {
+	key, op string
+	values  []string
+}
+
+// nodePoolRequirements reads the requirements of a NodePool held as JSON
+// values; entries of the wrong shape read as empty.
+func nodePoolRequirements(np map[string]any) []requirement {
+	spec, _ := np["spec"].(map[string]any)
+	tmpl, _ := spec["template"].(map[string]any)
+	tspec, _ := tmpl["spec"].(map[string]any)
+	reqs, _ := tspec["requirements"].([]any)
+	out := make([]requirement, 0, len(reqs))
+	for _, r := range reqs {
+		m, _ := r.(map[string]any)
+		var req requirement
+		req.key, _ = m["key"].(string)
+		req.op, _ = m["operator"].(string)
+		vs, _ := m["values"].([]any)
+		for _, v := range vs {
+			if s, ok := v.(string); ok {
+				req.values = append(req.values, s)
+			}
+		}
+		out = append(out, req)
+	}
+	return out
 }
 
 // admitsSpot applies one requirement on karpenter.sh/capacity-type to the
