@@ -49,12 +49,8 @@ func TestSelfSignedRotationUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		tg.stop()
-		if err := installWebhooks(admissionregistrationv1.Fail); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	defer tg.stop()
+	restoreWebhooksAfter(t)
 	// Wait until the first caBundle is in place.
 	if err := waitFor(30*time.Second, func() error {
 		_, err := env.cs.CoreV1().Pods(namespace(nil)).Create(ctx, restrictedPod("first"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})

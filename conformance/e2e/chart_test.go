@@ -208,34 +208,18 @@ func deleteWebhooks(t *testing.T) {
 
 // pointAt replaces the chart's Service reference with a URL on loopback.
 func pointAt(t *testing.T, port int) {
-	t.Helper()
-	ctx := context.Background()
-	ar := env.cs.AdmissionregistrationV1()
-	v, err := ar.ValidatingWebhookConfigurations().Get(ctx, "tollgate", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range v.Webhooks {
-		cc := &v.Webhooks[i].ClientConfig
+	editClientConfigs(t, func(cc *admissionregistrationv1.WebhookClientConfig) {
 		cc.URL, cc.Service = ptr.To(fmt.Sprintf("https://127.0.0.1:%d%s", port, *cc.Service.Path)), nil
-	}
-	if _, err := ar.ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := ar.MutatingWebhookConfigurations().Get(ctx, "tollgate", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range m.Webhooks {
-		cc := &m.Webhooks[i].ClientConfig
-		cc.URL, cc.Service = ptr.To(fmt.Sprintf("https://127.0.0.1:%d%s", port, *cc.Service.Path)), nil
-	}
-	if _, err := ar.MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 func setCABundle(t *testing.T, ca []byte) {
+	editClientConfigs(t, func(cc *admissionregistrationv1.WebhookClientConfig) { cc.CABundle = ca })
+}
+
+// editClientConfigs applies edit to the client config of every webhook in
+// the configurations named "tollgate".
+func editClientConfigs(t *testing.T, edit func(*admissionregistrationv1.WebhookClientConfig)) {
 	t.Helper()
 	ctx := context.Background()
 	ar := env.cs.AdmissionregistrationV1()
@@ -244,7 +228,7 @@ func setCABundle(t *testing.T, ca []byte) {
 		t.Fatal(err)
 	}
 	for i := range v.Webhooks {
-		v.Webhooks[i].ClientConfig.CABundle = ca
+		edit(&v.Webhooks[i].ClientConfig)
 	}
 	if _, err := ar.ValidatingWebhookConfigurations().Update(ctx, v, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
@@ -254,7 +238,7 @@ func setCABundle(t *testing.T, ca []byte) {
 		t.Fatal(err)
 	}
 	for i := range m.Webhooks {
-		m.Webhooks[i].ClientConfig.CABundle = ca
+		edit(&m.Webhooks[i].ClientConfig)
 	}
 	if _, err := ar.MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)

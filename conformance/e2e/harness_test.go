@@ -296,6 +296,17 @@ func installWebhooks(fp admissionregistrationv1.FailurePolicyType) error {
 	return installWebhooksAt(env.cp.WebhookPort, env.cp.WebhookCA, fp)
 }
 
+// restoreWebhooksAfter puts the suite's own webhook configurations back
+// (the shared Tollgate, failurePolicy Fail) once a test that pointed them
+// elsewhere ends.
+func restoreWebhooksAfter(t *testing.T) {
+	t.Cleanup(func() {
+		if err := installWebhooks(admissionregistrationv1.Fail); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
 func installWebhooksAt(port int, ca []byte, fp admissionregistrationv1.FailurePolicyType) error {
 	o := webhookconfig.Defaults()
 	o.URL = fmt.Sprintf("https://127.0.0.1:%d", port)

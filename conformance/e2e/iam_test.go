@@ -48,11 +48,7 @@ func TestIAMThroughTheAPIServer(t *testing.T) {
 	if err := installWebhooksAt(port, env.cp.WebhookCA, admissionregistrationv1.Fail); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		if err := installWebhooks(admissionregistrationv1.Fail); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	restoreWebhooksAfter(t)
 
 	ns := namespace(nil)
 	serviceAccount(t, ns, "wide-sa", "arn:aws:iam::123456789012:role/wide-role")

@@ -153,11 +153,7 @@ func TestAPIServerOutage(t *testing.T) {
 	if err := installWebhooksAt(port, env.cp.WebhookCA, admissionregistrationv1.Fail); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		if err := installWebhooks(admissionregistrationv1.Fail); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	restoreWebhooksAfter(t)
 
 	// warned reports whether Tollgate treats ns as a warn namespace: a
 	// privileged pod is admitted (dry run) instead of refused.

@@ -130,11 +130,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if err := installWebhooksAt(proxy.port(), env.cp.WebhookCA, admissionregistrationv1.Fail); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		if err := installWebhooks(admissionregistrationv1.Fail); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	restoreWebhooksAfter(t)
 
 	load := startPodLoad(namespace(nil))
 	time.Sleep(2 * time.Second)
