@@ -30,8 +30,7 @@ var _ admission.Handler = (*Mutator)(nil)
 func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	resp := m.handle(ctx, req)
-	m.Metrics.Duration.WithLabelValues("mutate").Observe(time.Since(start).Seconds())
-	m.Metrics.Requests.WithLabelValues("mutate", outcome(resp)).Inc()
+	m.Metrics.observe("mutate", start, resp)
 	return resp
 }
 

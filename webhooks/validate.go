@@ -34,8 +34,7 @@ var _ admission.Handler = (*Validator)(nil)
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	resp := v.handle(ctx, req)
-	v.Metrics.Duration.WithLabelValues("validate").Observe(time.Since(start).Seconds())
-	v.Metrics.Requests.WithLabelValues("validate", outcome(resp)).Inc()
+	v.Metrics.observe("validate", start, resp)
 	return resp
 }
 
@@ -93,6 +92,12 @@ func toResponse(res *review.Result) admission.Response {
 		resp.AuditAnnotations = res.AuditAnnotations
 	}
 	return resp
+}
+
+// observe counts one answered request of a webhook and its duration.
+func (m *Metrics) observe(webhook string, start time.Time, resp admission.Response) {
+	m.Duration.WithLabelValues(webhook).Observe(time.Since(start).Seconds())
+	m.Requests.WithLabelValues(webhook, outcome(resp)).Inc()
 }
 
 func outcome(r admission.Response) string {
