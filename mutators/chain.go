@@ -105,7 +105,7 @@ type Options struct {
 }
 
 // Chain runs the mutators in order until a pass changes nothing. It
-// implements review.Mutator and is safe for concurrent use.
+// implements review.PodMutator and is safe for concurrent use.
 type Chain struct {
 	cfg          config.Mutators
 	catalog      *catalog.Catalog
@@ -114,7 +114,7 @@ type Chain struct {
 	mutators     []Mutator
 }
 
-var _ review.Mutator = (*Chain)(nil)
+var _ review.PodMutator = (*Chain)(nil)
 
 // NewChain validates the configuration and returns the chain.
 func NewChain(opts Options) (*Chain, error) {
@@ -139,7 +139,7 @@ func NewChain(opts Options) (*Chain, error) {
 	return &Chain{cfg: opts.Config, catalog: opts.Catalog, associations: opts.Associations, minor: minor, mutators: Mutators()}, nil
 }
 
-// Mutate implements review.Mutator: it gathers the Env and runs the chain.
+// Mutate implements review.PodMutator: it gathers the Env and runs the chain.
 // When the state the mutators need cannot be read in time, the pod is left
 // as it is and the error wraps review.ErrStateUnavailable, which the
 // reviewer turns into a warning.

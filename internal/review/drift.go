@@ -17,7 +17,8 @@ import (
 // what the mutators would change on a running pod were it created today.
 // They read input.drift: the patch, each operation with its field path,
 // and the container names by field path.
-func (r *Reviewer) drift(ctx context.Context, req *Request, ns *corev1.Namespace, res *Result) error {
+func (p *pass) drift(ctx context.Context, res *Result) error {
+	req := p.req
 	if res.Exempt != "" || len(res.Patch) == 0 {
 		return nil
 	}
@@ -25,11 +26,15 @@ func (r *Reviewer) drift(ctx context.Context, req *Request, ns *corev1.Namespace
 	if err != nil {
 		return err
 	}
-	findings, err := r.engines.Load().Evaluate(ctx, engine.Selector{Target: engine.TargetDrift}, input)
+	sel := engine.Selector{Target: engine.TargetDrift}
+	if p.r.evaluated != nil {
+		p.r.evaluated(sel)
+	}
+	findings, err := p.r.engines.Load().Evaluate(ctx, sel, input)
 	if err != nil {
 		return fmt.Errorf("%s: %w", req.Object.Ref(), err)
 	}
-	r.record(res, findings, req, req.Object, ns, engine.TargetPod)
+	p.record(res, findings, req.Object, engine.TargetPod)
 	return nil
 }
 

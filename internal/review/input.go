@@ -24,7 +24,8 @@ import (
 //	workload:  {kind, replicas, templatePath} for workloads
 //	pss:       {level, version}
 //	state:     what each family's gatherer added
-func (r *Reviewer) input(ctx context.Context, e *engine.Engine, req *Request, o *objects.Object, target engine.Target, ns *corev1.Namespace) (ast.Value, *Gathering, error) {
+func (p *pass) input(ctx context.Context, o *objects.Object) (ast.Value, *Gathering, error) {
+	req, target, ns := p.req, p.target, p.ns
 	// Objects from the API server are already defaulted: their raw JSON is
 	// parsed directly. Manifests (eval, audit -f) are converted after
 	// defaulting.
@@ -72,7 +73,7 @@ func (r *Reviewer) input(ctx context.Context, e *engine.Engine, req *Request, o 
 	}
 	in.Insert(ast.InternedTerm("namespace"), namespaceTerm(o.Namespace, ns))
 
-	g := &Gathering{Object: o, Target: target, Namespace: ns, State: r.state, Pod: o.Pod()}
+	g := &Gathering{Object: o, Target: target, Namespace: ns, State: p.state, Pod: o.Pod()}
 	switch target {
 	case engine.TargetPod:
 		in.Insert(ast.InternedTerm("pod"), podTerm(obj.Get(ast.InternedTerm("metadata")), obj.Get(ast.InternedTerm("spec"))))
@@ -94,14 +95,14 @@ func (r *Reviewer) input(ctx context.Context, e *engine.Engine, req *Request, o 
 			ast.Item(ast.InternedTerm("templatePath"), ast.StringTerm(path)),
 		))
 	}
-	level, version := r.pss(ns)
+	level, version := p.r.pss(ns)
 	in.Insert(ast.InternedTerm("pss"), ast.ObjectTerm(
 		ast.Item(ast.InternedTerm("level"), ast.StringTerm(level)),
 		ast.Item(ast.InternedTerm("version"), ast.InternedTerm(int(min(version, engine.LatestPSSVersion)))),
 	))
 
 	st := ast.NewObject()
-	for _, gt := range r.gatherers {
+	for _, gt := range p.r.gatherers {
 		v, err := gt.Gather(ctx, g)
 		if err != nil {
 			return nil, nil, fmt.Errorf("gathering %s state for %s: %w", gt.Key(), o.Ref(), err)

@@ -45,122 +45,79 @@ type Mutation struct {
 	Exempt string
 }
 
-// Mutate runs the mutators on a pod (the /mutate webhook). A pod the
-// mutators changed is validated: when the mutated pod is denied by a policy
-// that does not deny the submitted pod, the patch is dropped with a warning
-// (no mutator may cause a denial). A pod they did not change is not
-// validated here; the /validate webhook does that.
-func (r *Reviewer) Mutate(ctx context.Context, req *Request) (*Mutation, error) {
-	o := req.Object
-	m := newMutation(o)
-	switch {
-	case TargetOf(o) != engine.TargetPod:
-		m.Exempt = "only pods are mutated"
-	case r.mutator == nil:
-		m.Exempt = "no mutators are configured"
-	case r.cfg.NamespaceExempt(o.Namespace):
-		m.Exempt = "namespace " + o.Namespace + " is exempt"
-	case r.cfg.UserExempt(req.User.Username):
-		m.Exempt = "user " + req.User.Username + " is exempt"
-	}
-	if m.Exempt != "" {
-		return m, nil
-	}
-	var ns *corev1.Namespace
-	if o.Namespace != "" {
-		var err error
-		if ns, err = r.state.Namespace(ctx, o.Namespace); err != nil {
-			return nil, fmt.Errorf("reading namespace %s: %w", o.Namespace, err)
-		}
-	}
-	if _, err := r.mutation(ctx, req, ns, m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 func newMutation(o *objects.Object) *Mutation {
 	return &Mutation{Object: o.Ref(), Patch: []jsonpatch.Operation{}, Mutated: o.Raw, Warnings: []string{}}
 }
 
-// reviewMutation is Review for a pod with Mutate set: the verdict is on the
-// pod as it will be admitted (mutated, or as submitted when the mutation
-// was skipped or reverted), with the patch and the mutators' warnings.
-func (r *Reviewer) reviewMutation(ctx context.Context, req *Request, ns *corev1.Namespace) (*Result, error) {
-	m := newMutation(req.Object)
-	verdict, err := r.mutation(ctx, req, ns, m)
-	if err != nil {
-		return nil, err
-	}
-	if verdict == nil {
-		plain := *req
-		plain.Mutate = false
-		if verdict, err = r.Review(ctx, &plain); err != nil {
-			return nil, err
-		}
-	}
-	verdict.Patch = m.Patch
-	verdict.Mutated = m.Mutated
-	verdict.Warnings = append(slices.Clip(m.Warnings), verdict.Warnings...)
-	return verdict, nil
+// mutation is step 3's outcome within a pass.
+type mutation struct {
+	// result is what is reported: patch, warnings, reverts.
+	result *Mutation
+	// object is the mutated pod; nil when the mutators changed nothing,
+	// were skipped, or their change was reverted.
+	object   *objects.Object
+	original []byte
 }
 
-// mutation runs the mutators and fills m. When they changed the pod it
-// validates the mutated pod, reverts the mutation if it caused a denial,
-// and returns the verdict on the pod as it will be admitted; otherwise it
-// returns nil.
-func (r *Reviewer) mutation(ctx context.Context, req *Request, ns *corev1.Namespace, m *Mutation) (*Result, error) {
-	o := req.Object
-	pod, patch, raw, warnings, err := r.runMutator(ctx, req, ns)
-	m.Warnings = append(m.Warnings, warnings...)
+func (m *mutation) changed() bool { return m.object != nil }
+
+// mutate is step 3: the mutator chain on a pod with Request.Mutate set.
+// State the mutators need that cannot be read in time leaves the pod as
+// submitted, with a warning: mutation must not hold admission.
+func (p *pass) mutate(ctx context.Context) (*mutation, error) {
+	o := p.req.Object
+	m := &mutation{result: newMutation(o), original: o.Raw}
+	if !p.req.Mutate || p.r.mutator == nil || p.target != engine.TargetPod {
+		return m, nil
+	}
+	pod, patch, raw, warnings, err := p.runMutator(ctx)
+	m.result.Warnings = append(m.result.Warnings, warnings...)
 	if errors.Is(err, ErrStateUnavailable) {
-		m.Skipped = true
-		m.Warnings = append(m.Warnings, fmt.Sprintf("%s was not mutated: %v", o.Ref(), err))
-		return nil, nil
+		m.result.Skipped = true
+		m.result.Warnings = append(m.result.Warnings, fmt.Sprintf("%s was not mutated: %v", o.Ref(), err))
+		return m, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	if len(patch) == 0 {
-		return nil, nil
+		return m, nil
 	}
-	mutated := &objects.Object{GVK: o.GVK, Namespace: o.Namespace, Name: o.Name, Raw: raw, Typed: pod}
-	verdict, err := r.Review(ctx, &Request{Object: mutated, OldObject: req.OldObject, Operation: req.Operation, User: req.User})
-	if err != nil {
-		return nil, fmt.Errorf("validating the mutated %s: %w", o.Ref(), err)
+	m.object = &objects.Object{GVK: o.GVK, Namespace: o.Namespace, Name: o.Name, Raw: raw, Typed: pod}
+	m.result.Patch, m.result.Mutated = patch, raw
+	return m, nil
+}
+
+// revert drops the mutation when the mutated pod is denied by a policy
+// that does not deny the submitted pod, and says so; it reports whether it
+// did.
+func (m *mutation) revert(mutated, submitted *Result) bool {
+	before := map[string]bool{}
+	for _, d := range submitted.Denied() {
+		before[d.Policy] = true
 	}
-	if denied := verdict.Denied(); len(denied) > 0 {
-		plain := *req
-		plain.Mutate = false
-		submitted, err := r.Review(ctx, &plain)
-		if err != nil {
-			return nil, err
-		}
-		before := map[string]bool{}
-		for _, d := range submitted.Denied() {
-			before[d.Policy] = true
-		}
-		var added []string
-		for _, d := range denied {
-			if !before[d.Policy] {
-				m.Reverted = append(m.Reverted, d)
-				added = append(added, d.Policy+": "+d.Message)
-			}
-		}
-		if len(added) > 0 {
-			m.Warnings = append(m.Warnings, fmt.Sprintf("%s was not mutated: the mutated pod would be denied (%s)", o.Ref(), strings.Join(added, "; ")))
-			return submitted, nil
+	var added []string
+	for _, d := range mutated.Denied() {
+		if !before[d.Policy] {
+			m.result.Reverted = append(m.result.Reverted, d)
+			added = append(added, d.Policy+": "+d.Message)
 		}
 	}
-	m.Patch, m.Mutated = patch, raw
-	return verdict, nil
+	if len(added) == 0 {
+		return false
+	}
+	m.result.Warnings = append(m.result.Warnings, fmt.Sprintf("%s was not mutated: the mutated pod would be denied (%s)", mutated.Object, strings.Join(added, "; ")))
+	m.result.Patch, m.result.Mutated = []jsonpatch.Operation{}, m.original
+	m.object = nil
+	return true
 }
 
 // runMutator runs the mutator on a pod decoded from the request's raw bytes
 // (not defaulted, so that the patch holds only what the mutators changed)
 // and returns the mutated pod, the patch against the raw bytes, and the
 // mutated JSON.
-func (r *Reviewer) runMutator(ctx context.Context, req *Request, ns *corev1.Namespace) (*corev1.Pod, []jsonpatch.Operation, []byte, []string, error) {
+func (p *pass) runMutator(ctx context.Context) (*corev1.Pod, []jsonpatch.Operation, []byte, []string, error) {
+	req := p.req
 	var pod corev1.Pod
 	if p := req.Object.Pod(); p != nil && !req.Object.RawStale {
 		p.DeepCopyInto(&pod) // what Raw decodes to, without decoding it again
@@ -176,8 +133,8 @@ func (r *Reviewer) runMutator(ctx context.Context, req *Request, ns *corev1.Name
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	mr := &MutationRequest{Pod: &pod, Namespace: ns, State: r.state, Operation: req.Operation}
-	if err := r.mutator.Mutate(ctx, mr); err != nil {
+	mr := &MutationRequest{Pod: &pod, Namespace: p.ns, State: p.state, Operation: req.Operation}
+	if err := p.r.mutator.Mutate(ctx, mr); err != nil {
 		return nil, nil, nil, mr.Warnings, err
 	}
 	after, err := json.Marshal(&pod)

@@ -22,7 +22,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/wiring"
 )
 
-// mutatorFunc adapts a function to review.Mutator.
+// mutatorFunc adapts a function to review.PodMutator.
 type mutatorFunc func(ctx context.Context, m *review.MutationRequest) error
 
 func (f mutatorFunc) Mutate(ctx context.Context, m *review.MutationRequest) error { return f(ctx, m) }
@@ -33,7 +33,7 @@ var (
 	engineErr  error
 )
 
-func reviewer(t *testing.T, m review.Mutator) *review.Reviewer {
+func reviewer(t *testing.T, m review.PodMutator) *review.Reviewer {
 	t.Helper()
 	engineOnce.Do(func() {
 		testEngine, engineErr = wiring.NewEngine(context.Background(), config.Default(), nil)
@@ -93,7 +93,7 @@ func TestMutate(t *testing.T) {
 	privileged := strings.Replace(compliant, `"allowPrivilegeEscalation":false`, `"allowPrivilegeEscalation":false,"privileged":true`, 1)
 	for _, tc := range []struct {
 		name     string
-		mutator  review.Mutator
+		mutator  review.PodMutator
 		object   string
 		patch    []string
 		warnings []string

@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/gather"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
+	"github.com/tollgate-dev/tollgate/mutators"
 	"github.com/tollgate-dev/tollgate/rego"
 )
 
@@ -68,14 +71,28 @@ func NewReviewer(engines *engine.Holder, cfg *config.Config, st state.Reader, de
 	if err != nil {
 		return nil, err
 	}
-	chain, err := mutatorChain(cfg, deps)
+	cat, err := catalog.Default()
 	if err != nil {
 		return nil, err
 	}
-	if chain != nil {
-		opts = append(opts, review.WithMutator(chain))
+	chain, err := mutators.NewChain(mutators.Options{
+		Config:        cfg.Mutators,
+		Catalog:       cat,
+		Associations:  deps.Associations,
+		ServerVersion: deps.ServerVersion,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
-	opts = append(opts, review.WithGatherers(stateGatherers(cfg, deps)...))
-	opts = append(opts, review.WithGatherers(iamGatherers(cfg, deps)...))
+	opts = append(opts,
+		review.WithMutator(chain),
+		// The quota, spot and nodepool state, then the IAM documents of
+		// the role a pod will assume.
+		review.WithGatherers(gather.Gatherers(cfg.Validators)...),
+		review.WithGatherers(&gather.IAM{
+			Fetcher:  deps.IAM,
+			Resolver: gather.PodIdentityResolver{Associations: deps.Associations},
+		}),
+	)
 	return review.New(engines, cfg, st, opts...)
 }

@@ -1,0 +1,86 @@
+package review
+
+import (
+	"context"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+
+	"github.com/tollgate-dev/tollgate/internal/state"
+)
+
+// snapshot is one request's view of the cluster state: each answer of the
+// underlying reader is read once and reused by every later step (the
+// mutators, each gatherer, the validation of the submitted pod when a
+// mutation is checked for a denial), so that a review reads the namespace,
+// a ServiceAccount or the NodePools once, and all its steps see the same
+// state. Errors are not kept: a step that retries reads again.
+type snapshot struct {
+	state.Reader
+
+	mu   sync.Mutex
+	memo map[snapshotKey]any
+}
+
+type snapshotKey struct {
+	kind, namespace, name string
+}
+
+var _ state.Reader = (*snapshot)(nil)
+
+func newSnapshot(r state.Reader) *snapshot { return &snapshot{Reader: r} }
+
+// once returns the kept answer for k, or reads it.
+func once[T any](s *snapshot, k snapshotKey, read func() (T, error)) (T, error) {
+	s.mu.Lock()
+	if v, ok := s.memo[k]; ok {
+		s.mu.Unlock()
+		return v.(T), nil
+	}
+	s.mu.Unlock()
+	v, err := read()
+	if err != nil {
+		return v, err
+	}
+	s.mu.Lock()
+	if s.memo == nil {
+		s.memo = map[snapshotKey]any{}
+	}
+	s.memo[k] = v
+	s.mu.Unlock()
+	return v, nil
+}
+
+func (s *snapshot) Namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	return once(s, snapshotKey{"Namespace", "", name}, func() (*corev1.Namespace, error) { return s.Reader.Namespace(ctx, name) })
+}
+
+func (s *snapshot) ServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
+	return once(s, snapshotKey{"ServiceAccount", namespace, name}, func() (*corev1.ServiceAccount, error) {
+		return s.Reader.ServiceAccount(ctx, namespace, name)
+	})
+}
+
+func (s *snapshot) ResourceQuotas(ctx context.Context, namespace string) ([]*corev1.ResourceQuota, error) {
+	return once(s, snapshotKey{"ResourceQuota", namespace, ""}, func() ([]*corev1.ResourceQuota, error) {
+		return s.Reader.ResourceQuotas(ctx, namespace)
+	})
+}
+
+func (s *snapshot) PodDisruptionBudgets(ctx context.Context, namespace string) ([]*policyv1.PodDisruptionBudget, error) {
+	return once(s, snapshotKey{"PodDisruptionBudget", namespace, ""}, func() ([]*policyv1.PodDisruptionBudget, error) {
+		return s.Reader.PodDisruptionBudgets(ctx, namespace)
+	})
+}
+
+func (s *snapshot) Pods(ctx context.Context, namespace string) ([]*corev1.Pod, error) {
+	return once(s, snapshotKey{"Pod", namespace, ""}, func() ([]*corev1.Pod, error) { return s.Reader.Pods(ctx, namespace) })
+}
+
+func (s *snapshot) NodePools(ctx context.Context) ([]map[string]any, error) {
+	return once(s, snapshotKey{"NodePool", "", ""}, func() ([]map[string]any, error) { return s.Reader.NodePools(ctx) })
+}
+
+// GPUUsage is not kept: its answer depends on the counter, and the
+// aggregator behind it answers from an index without listing.
