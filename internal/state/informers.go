@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -17,19 +20,45 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// Informers sets up, in `serve`, the informer caches of the state the
-// quota, spot and nodepool policies read: Pods (feeding a GPU usage
-// aggregator), ResourceQuotas and PodDisruptionBudgets, each stripped by a
-// transform, and NodePools when the cluster serves Karpenter's CRD.
+// Informers sets up, in `serve`, the informer caches of the cluster state
+// policies and mutators read, each stripped by a transform to what they use.
+// kinds() lists them: a new kind of state is one line there (and its
+// methods on Reader).
 type Informers struct {
-	counter   GPUCounter
-	usage     *GPUUsage
-	nodePools bool
+	counter GPUCounter
+	usage   *GPUUsage
+	// served says, for each kind that comes from a CRD, whether the API
+	// server serves it; kinds it does not serve get no informer.
+	served map[schema.GroupVersionKind]bool
+
+	mu        sync.Mutex
+	informers map[string]cache.Informer
 	podEvents toolscache.ResourceEventHandlerRegistration
 }
 
-// NewInformers asks the API server whether it serves NodePools; a cluster
-// that installs Karpenter later needs Tollgate restarted to see them.
+// informed is one kind of state served from an informer.
+type informed struct {
+	obj       client.Object
+	transform toolscache.TransformFunc
+	// crd is set for kinds that exist only when a CRD is installed.
+	crd *schema.GroupVersionKind
+}
+
+// kinds are the informer-backed kinds of state, in start order.
+func (i *Informers) kinds() []informed {
+	return []informed{
+		{obj: &corev1.Namespace{}, transform: StripNamespace},
+		{obj: &corev1.ServiceAccount{}, transform: StripServiceAccount},
+		{obj: &corev1.Pod{}, transform: i.counter.StripPod},
+		{obj: &corev1.ResourceQuota{}, transform: i.counter.StripResourceQuota},
+		{obj: &policyv1.PodDisruptionBudget{}, transform: StripPodDisruptionBudget},
+		{obj: NodePoolObject(), transform: StripNodePool, crd: &NodePoolGVK},
+	}
+}
+
+// NewInformers asks the API server which of the CRD-backed kinds it
+// serves; a cluster that installs Karpenter later needs Tollgate restarted
+// to see them.
 func NewInformers(rc *rest.Config, counter GPUCounter) (*Informers, error) {
 	d, err := discovery.NewDiscoveryClientForConfig(rc)
 	if err != nil {
@@ -39,50 +68,82 @@ func NewInformers(rc *rest.Config, counter GPUCounter) (*Informers, error) {
 }
 
 func newInformers(d discovery.DiscoveryInterface, counter GPUCounter) (*Informers, error) {
-	np, err := HasNodePools(d)
-	if err != nil {
-		return nil, err
+	i := &Informers{counter: counter, usage: NewGPUUsage(counter), served: map[schema.GroupVersionKind]bool{}}
+	for _, k := range i.kinds() {
+		if k.crd == nil {
+			continue
+		}
+		ok, err := hasKind(d, *k.crd)
+		if err != nil {
+			return nil, err
+		}
+		i.served[*k.crd] = ok
 	}
-	return &Informers{counter: counter, usage: NewGPUUsage(counter), nodePools: np}, nil
+	return i, nil
+}
+
+// active are the kinds this cluster serves.
+func (i *Informers) active() []informed {
+	return slices.DeleteFunc(i.kinds(), func(k informed) bool { return k.crd != nil && !i.served[*k.crd] })
 }
 
 // NodePools reports whether the cluster serves NodePools.
-func (i *Informers) NodePools() bool { return i.nodePools }
+func (i *Informers) NodePools() bool { return i.served[NodePoolGVK] }
 
-// CacheOptions adds the transforms to a cache's options.
+// CacheOptions adds the transforms to a cache's options; every object also
+// loses its managedFields.
 func (i *Informers) CacheOptions(o cache.Options) cache.Options {
 	o.ByObject = maps.Clone(o.ByObject)
 	if o.ByObject == nil {
 		o.ByObject = map[client.Object]cache.ByObject{}
 	}
-	o.ByObject[&corev1.Pod{}] = cache.ByObject{Transform: i.counter.StripPod}
-	o.ByObject[&corev1.ResourceQuota{}] = cache.ByObject{Transform: i.counter.StripResourceQuota}
-	o.ByObject[&policyv1.PodDisruptionBudget{}] = cache.ByObject{Transform: StripPodDisruptionBudget}
-	if i.nodePools {
-		o.ByObject[NodePoolObject()] = cache.ByObject{Transform: StripNodePool}
+	if o.DefaultTransform == nil {
+		o.DefaultTransform = cache.TransformStripManagedFields()
+	}
+	for _, k := range i.active() {
+		o.ByObject[k.obj] = cache.ByObject{Transform: k.transform}
 	}
 	return o
 }
 
-// Start starts the informers and feeds the pod informer's events to the
-// GPU usage aggregator.
+// Start starts an informer for every kind the cluster serves, so that
+// readiness waits for them, and feeds pod events to the GPU usage
+// aggregator.
 func (i *Informers) Start(ctx context.Context, c cache.Cache) error {
-	objs := []client.Object{&corev1.Pod{}, &corev1.ResourceQuota{}, &policyv1.PodDisruptionBudget{}}
-	if i.nodePools {
-		objs = append(objs, NodePoolObject())
-	}
-	for _, obj := range objs {
-		inf, err := c.GetInformer(ctx, obj)
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.informers = map[string]cache.Informer{}
+	for _, k := range i.active() {
+		inf, err := c.GetInformer(ctx, k.obj)
 		if err != nil {
-			return fmt.Errorf("starting the %s informer: %w", kindOf(obj), err)
+			return fmt.Errorf("starting the %s informer: %w", kindOf(k.obj), err)
 		}
-		if _, ok := obj.(*corev1.Pod); ok {
+		i.informers[kindOf(k.obj)] = inf
+		if _, ok := k.obj.(*corev1.Pod); ok {
 			if i.podEvents, err = inf.AddEventHandler(i.usage); err != nil {
 				return fmt.Errorf("feeding the pod informer to the GPU usage aggregator: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+// Unsynced lists the kinds whose informer has not finished its initial
+// list, for the log line that says why Tollgate is not ready yet.
+func (i *Informers) Unsynced() []string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	var out []string
+	for name, inf := range i.informers {
+		if !inf.HasSynced() {
+			out = append(out, name)
+		}
+	}
+	if i.podEvents != nil && !i.podEvents.HasSynced() {
+		out = append(out, "GPU usage")
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Synced is a readiness check: the aggregator has seen every pod of the
@@ -96,7 +157,7 @@ func (i *Informers) Synced(*http.Request) error {
 
 // Cached returns the cluster state reader over the cache.
 func (i *Informers) Cached(r client.Reader) *Cached {
-	return &Cached{Reader: r, Usage: i.usage, NoNodePools: !i.nodePools}
+	return &Cached{Reader: r, Usage: i.usage, NoNodePools: !i.served[NodePoolGVK]}
 }
 
 func kindOf(obj client.Object) string {

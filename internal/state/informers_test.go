@@ -38,14 +38,17 @@ func TestHasNodePools(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			opts := inf.CacheOptions(cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Namespace{}: {}}})
-			if n := len(opts.ByObject); n != 4+map[bool]int{true: 1, false: 0}[tc.want] {
+			opts := inf.CacheOptions(cache.Options{})
+			if n := len(opts.ByObject); n != 5+map[bool]int{true: 1, false: 0}[tc.want] {
 				t.Errorf("CacheOptions set %d objects", n)
 			}
 			for obj, by := range opts.ByObject {
-				if _, ns := obj.(*corev1.Namespace); !ns && by.Transform == nil {
+				if by.Transform == nil {
 					t.Errorf("%T has no transform", obj)
 				}
+			}
+			if opts.DefaultTransform == nil {
+				t.Error("no default transform: managedFields would be cached")
 			}
 			if c := inf.Cached(nil); c.NoNodePools == tc.want || c.Usage == nil {
 				t.Errorf("Cached %+v", c)
