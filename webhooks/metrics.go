@@ -1,7 +1,12 @@
 package webhooks
 
 import (
+	"net/http"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // Metrics are the admission metrics, registered with controller-runtime's
@@ -13,7 +18,7 @@ type Metrics struct {
 	// Decisions counts findings per policy and resolved action.
 	Decisions *prometheus.CounterVec
 	// Requests counts admission requests per webhook and outcome
-	// (allowed, denied, mutated, error, skipped).
+	// (allowed, denied, mutated, bad_request, error; see outcome).
 	Requests *prometheus.CounterVec
 	// MutationsReverted counts patches the /mutate webhook dropped because
 	// the mutated pod would be denied by a policy the submitted pod was
@@ -31,39 +36,61 @@ type Metrics struct {
 
 // NewMetrics creates the collectors and registers them with reg;
 // `serve` passes controller-runtime's registry (crmetrics.Registry), tests
-// a fresh one.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+// a fresh one. It panics when reg already holds them, a programming error.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		Duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tollgate_admission_duration_seconds",
 			Help:    "Time Tollgate spent on an admission request, by webhook.",
 			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}, []string{"webhook"}),
-		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Decisions: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_policy_decisions_total",
 			Help: "Policy findings at admission, by policy and enforcement action.",
 		}, []string{"policy", "action"}),
-		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_admission_requests_total",
 			Help: "Admission requests, by webhook and outcome.",
 		}, []string{"webhook", "outcome"}),
-		MutationsReverted: prometheus.NewCounterVec(prometheus.CounterOpts{
+		MutationsReverted: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_mutations_reverted_total",
 			Help: "Pod mutations dropped because the mutated pod would be denied by a policy the submitted pod was not, by policy.",
 		}, []string{"policy"}),
-		MutationsSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+		MutationsSkipped: f.NewCounter(prometheus.CounterOpts{
 			Name: "tollgate_mutations_skipped_total",
 			Help: "Pods admitted unmutated because the cluster state the mutators read was not available in time.",
 		}),
-		ServiceAccountLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+		ServiceAccountLookups: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_serviceaccount_lookups_total",
 			Help: "ServiceAccount lookups at admission, by result (cache, live, not_found, timeout, rate_limited, error).",
 		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.Duration, m.Decisions, m.Requests, m.MutationsReverted, m.MutationsSkipped, m.ServiceAccountLookups} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+}
+
+// observe counts one answered request of a webhook and its duration.
+func (m *Metrics) observe(webhook string, start time.Time, resp admission.Response) {
+	m.Duration.WithLabelValues(webhook).Observe(time.Since(start).Seconds())
+	m.Requests.WithLabelValues(webhook, outcome(resp)).Inc()
+}
+
+// outcome is a response's label in tollgate_admission_requests_total.
+func outcome(r admission.Response) string {
+	switch {
+	case r.Result != nil && r.Result.Code >= 500:
+		return "error"
+	case r.Result != nil && r.Result.Code == http.StatusBadRequest:
+		return "bad_request"
+	case !r.Allowed:
+		return "denied"
+	case len(r.Patches) > 0:
+		return "mutated"
 	}
-	return m, nil
+	return "allowed"
+}
+
+// ObserveServiceAccountLookup counts one ServiceAccount lookup; it is the
+// Observe hook of state.LiveServiceAccounts.
+func (m *Metrics) ObserveServiceAccountLookup(result string) {
+	m.ServiceAccountLookups.WithLabelValues(result).Inc()
 }

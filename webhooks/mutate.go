@@ -14,27 +14,27 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
-// Mutator is the /mutate webhook: pods on CREATE get the mutator chain's
+// MutatingHandler is the /mutate webhook: pods on CREATE get the mutator chain's
 // patch, a diff against the submitted object. It never denies: the
 // /validate webhook judges the pod as mutated, so that a bad MIG profile
 // is denied there with the same message as in eval and audit. It is safe
 // under reinvocationPolicy: IfNeeded, since the mutators are idempotent.
-type Mutator struct {
+type MutatingHandler struct {
 	Reviewer *review.Reviewer
 	Metrics  *Metrics
 }
 
-var _ admission.Handler = (*Mutator)(nil)
+var _ admission.Handler = (*MutatingHandler)(nil)
 
 // Handle mutates one admission request.
-func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+func (m *MutatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	resp := m.handle(ctx, req)
 	m.Metrics.observe("mutate", start, resp)
 	return resp
 }
 
-func (m *Mutator) handle(ctx context.Context, req admission.Request) admission.Response {
+func (m *MutatingHandler) handle(ctx context.Context, req admission.Request) admission.Response {
 	switch {
 	case req.Operation != admissionv1.Create:
 		return admission.Allowed("operation " + string(req.Operation) + " is not mutated")
@@ -69,10 +69,4 @@ func (m *Mutator) handle(ctx context.Context, req admission.Request) admission.R
 		resp = resp.WithWarnings(mut.Warnings...)
 	}
 	return resp
-}
-
-// ObserveServiceAccountLookup counts one ServiceAccount lookup; it is the
-// Observe hook of state.LiveServiceAccounts.
-func (m *Metrics) ObserveServiceAccountLookup(result string) {
-	m.ServiceAccountLookups.WithLabelValues(result).Inc()
 }

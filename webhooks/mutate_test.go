@@ -64,7 +64,7 @@ func podJSON(annotations, sa string) string {
 	return fmt.Sprintf(gpuPod, meta, sa)
 }
 
-func newMutator(t testing.TB, st state.Reader, opts ...review.Option) (*Mutator, *review.Reviewer) {
+func newMutator(t testing.TB, st state.Reader, opts ...review.Option) (*MutatingHandler, *review.Reviewer) {
 	t.Helper()
 	cfg := config.Default()
 	e, err := wiring.NewEngine(context.Background(), cfg, nil)
@@ -91,11 +91,8 @@ func newMutator(t testing.TB, st state.Reader, opts ...review.Option) (*Mutator,
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Mutator{Reviewer: r, Metrics: m}, r
+	m := NewMetrics(prometheus.NewRegistry())
+	return &MutatingHandler{Reviewer: r, Metrics: m}, r
 }
 
 func podRequest(op admissionv1.Operation, raw string) admission.Request {
@@ -218,7 +215,7 @@ func TestMutateSkips(t *testing.T) {
 // mutator and denied by the validator with the valid profiles.
 func TestMutateThenValidate(t *testing.T) {
 	m, r := newMutator(t, nil)
-	v := &Validator{Reviewer: r, Metrics: m.Metrics}
+	v := &ValidatingHandler{Reviewer: r, Metrics: m.Metrics}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, annotations string

@@ -22,23 +22,23 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
-// Validator is the /validate webhook.
-type Validator struct {
+// ValidatingHandler is the /validate webhook.
+type ValidatingHandler struct {
 	Reviewer *review.Reviewer
 	Metrics  *Metrics
 }
 
-var _ admission.Handler = (*Validator)(nil)
+var _ admission.Handler = (*ValidatingHandler)(nil)
 
 // Handle validates one admission request.
-func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+func (v *ValidatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	resp := v.handle(ctx, req)
 	v.Metrics.observe("validate", start, resp)
 	return resp
 }
 
-func (v *Validator) handle(ctx context.Context, req admission.Request) admission.Response {
+func (v *ValidatingHandler) handle(ctx context.Context, req admission.Request) admission.Response {
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("operation " + string(req.Operation) + " is not reviewed")
 	}
@@ -92,26 +92,6 @@ func toResponse(res *review.Result) admission.Response {
 		resp.AuditAnnotations = res.AuditAnnotations
 	}
 	return resp
-}
-
-// observe counts one answered request of a webhook and its duration.
-func (m *Metrics) observe(webhook string, start time.Time, resp admission.Response) {
-	m.Duration.WithLabelValues(webhook).Observe(time.Since(start).Seconds())
-	m.Requests.WithLabelValues(webhook, outcome(resp)).Inc()
-}
-
-func outcome(r admission.Response) string {
-	switch {
-	case r.Result != nil && r.Result.Code >= 500:
-		return "error"
-	case r.Result != nil && r.Result.Code == http.StatusBadRequest:
-		return "bad_request"
-	case !r.Allowed:
-		return "denied"
-	case len(r.Patches) > 0:
-		return "mutated"
-	}
-	return "allowed"
 }
 
 // decodeObject decodes the request's object. Objects created through a

@@ -42,7 +42,7 @@ var (
 	reviewerErr  error
 )
 
-func newValidator(t testing.TB) *Validator {
+func newValidator(t testing.TB) *ValidatingHandler {
 	t.Helper()
 	reviewerOnce.Do(func() {
 		cfg := config.Default()
@@ -65,11 +65,8 @@ func newValidator(t testing.TB) *Validator {
 	if reviewerErr != nil {
 		t.Fatal(reviewerErr)
 	}
-	m, err := NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Validator{Reviewer: testReviewer, Metrics: m}
+	m := NewMetrics(prometheus.NewRegistry())
+	return &ValidatingHandler{Reviewer: testReviewer, Metrics: m}
 }
 
 const compliantPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"ok","namespace":"%s"},"spec":{
@@ -90,7 +87,7 @@ func admit(t *testing.T, op, kind, group, ns, object string) (*http.Response, ad
 	return post(t, newValidator(t), []byte(body))
 }
 
-func post(t *testing.T, v *Validator, body []byte) (*http.Response, admissionv1.AdmissionReview) {
+func post(t *testing.T, v *ValidatingHandler, body []byte) (*http.Response, admissionv1.AdmissionReview) {
 	t.Helper()
 	srv := httptest.NewServer(Handler(v))
 	defer srv.Close()

@@ -49,13 +49,10 @@ func (p *ProfiledWebhook) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := webhooks.NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		return err
-	}
+	m := webhooks.NewMetrics(prometheus.NewRegistry())
 	mux := http.NewServeMux()
-	mux.Handle("/validate", webhooks.Handler(&webhooks.Validator{Reviewer: r, Metrics: m}))
-	mux.Handle("/mutate", webhooks.Handler(&webhooks.Mutator{Reviewer: r, Metrics: m}))
+	mux.Handle("/validate", webhooks.Handler(&webhooks.ValidatingHandler{Reviewer: r, Metrics: m}))
+	mux.Handle("/mutate", webhooks.Handler(&webhooks.MutatingHandler{Reviewer: r, Metrics: m}))
 	l, err := baredecoder.Listen(p.Addr, p.CertDir)
 	if err != nil {
 		return err

@@ -3,45 +3,28 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/tollgate-dev/tollgate/certs"
 	"github.com/tollgate-dev/tollgate/internal/audit"
-	"github.com/tollgate-dev/tollgate/internal/bundlewatch"
-	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/gather"
-	"github.com/tollgate-dev/tollgate/internal/iam"
 	"github.com/tollgate-dev/tollgate/internal/state"
-	"github.com/tollgate-dev/tollgate/internal/wiring"
 	"github.com/tollgate-dev/tollgate/webhooks"
 )
 
@@ -58,6 +41,9 @@ type serveOptions struct {
 	development      bool
 	leaderElect      bool
 	shutdownDelay    time.Duration
+	// cacheSyncWarning is how long informers may take to sync before
+	// serve logs which have not (and again after each such period).
+	cacheSyncWarning time.Duration
 	certs            certOptions
 	// auditInterval runs the background audit (0: off); auditMaxResults
 	// caps each PolicyReport's listed results.
@@ -103,6 +89,7 @@ func NewServeCommand(s IOStreams) *cobra.Command {
 	f.StringVar(&o.releaseNamespace, "release-namespace", os.Getenv("POD_NAMESPACE"), "namespace Tollgate runs in; always exempt")
 	f.BoolVar(&o.development, "development", false, "human-readable debug logs")
 	f.DurationVar(&o.shutdownDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, report not ready and keep serving this long before stopping, so that endpoints stop sending requests first")
+	f.DurationVar(&o.cacheSyncWarning, "cache-sync-warning", time.Minute, "log the informers that have not synced after this long (Tollgate is not ready until they have), and again after each such period")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader among replicas for work only one should do (certificate rotation, background audit)")
 	f.DurationVar(&o.auditInterval, "audit-interval", 0, "audit the cluster this often and write PolicyReports (leader only; 0 disables)")
 	f.IntVar(&o.auditMaxResults, "audit-max-results", audit.DefaultMaxResults, "results listed per PolicyReport, most severe first (summaries count all)")
@@ -149,6 +136,11 @@ func TLSOptions(c *tls.Config) {
 	}
 }
 
+// runServe reads as serve's parts, in the order they start: policies and
+// configuration; the cluster state (informers, serve_state.go); the
+// manager; certificates (serve_certs.go); operator bundles; the reviewer
+// and its IAM and EKS clients; the background audit; the webhooks; and
+// readiness and shutdown (serve_run.go).
 func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	log := zap.New(zap.UseDevMode(o.development), zap.WriteTo(s.ErrOut))
 	ctrl.SetLogger(log)
@@ -164,27 +156,53 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	if err != nil {
 		return usageError(fmt.Errorf("kubeconfig: %w", err))
 	}
-	if o.certs.mode != "files" && o.certs.mode != "self-signed" {
-		return usageError(fmt.Errorf("--cert-mode %q: want files or self-signed", o.certs.mode))
+	if err := checkCertificates(o, log); err != nil {
+		return err
 	}
-	if o.certs.mode == "files" {
-		cert, err := certs.CheckCertDir(o.certDir, "tls.crt", "tls.key", time.Now())
-		if err != nil {
-			return usageError(err)
+	informers, err := newServeInformers(rc, cfg)
+	if err != nil {
+		return err
+	}
+	mgr, err := newManager(rc, o, informers)
+	if err != nil {
+		return err
+	}
+	metrics := webhooks.NewMetrics(crmetrics.Registry)
+	st, err := startState(ctx, mgr, informers, cfg, metrics)
+	if err != nil {
+		return err
+	}
+	if o.certs.mode == "self-signed" {
+		if err := setupSelfSigned(ctx, rc, mgr, o, log); err != nil {
+			return err
 		}
-		log.Info("serving certificate", "subject", cert.Subject.String(), "notAfter", cert.NotAfter)
 	}
-	// Pods, ResourceQuotas, PodDisruptionBudgets and NodePools for the
-	// quota, spot and nodepool policies, stripped to what they read, with
-	// per-namespace GPU use aggregated from the pod informer.
-	gpuCounter, err := gather.Counter(cfg.Validators)
+	holder := engine.NewHolder(e)
+	if len(o.policy.bundles) > 0 {
+		if err := watchBundles(mgr, holder, cfg, o, log); err != nil {
+			return err
+		}
+	}
+	reviewer, err := newServeReviewer(ctx, rc, holder, cfg, st, log)
 	if err != nil {
 		return err
 	}
-	stateInformers, err := state.NewInformers(rc, gpuCounter)
-	if err != nil {
-		return err
+	if o.auditInterval != 0 {
+		if err := setupBackgroundAudit(mgr, rc, reviewer, st, o.auditInterval, o.auditMaxResults, log); err != nil {
+			return err
+		}
 	}
+	srv := mgr.GetWebhookServer()
+	srv.Register("/validate", webhooks.Handler(&webhooks.ValidatingHandler{Reviewer: reviewer, Metrics: metrics}))
+	srv.Register("/mutate", webhooks.Handler(&webhooks.MutatingHandler{Reviewer: reviewer, Metrics: metrics}))
+	log.Info("serving", "policies", len(e.Policies()), "port", o.port, "certDir", o.certDir)
+	return runManager(ctx, rc, mgr, informers, o, log)
+}
+
+// newManager builds the controller-runtime manager: the webhook server
+// (TLS 1.2+, the certificate directory reloaded on change), metrics,
+// probes, leader election, and the informer caches with their transforms.
+func newManager(rc *rest.Config, o serveOptions, informers *state.Informers) (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(rc, ctrl.Options{
 		Scheme:                  Scheme(),
 		LeaderElection:          o.leaderElect,
@@ -201,218 +219,10 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 			CertDir: o.certDir,
 			TLSOpts: []func(*tls.Config){TLSOptions},
 		}),
-		Cache: stateInformers.CacheOptions(cache.Options{
-			DefaultTransform: cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Namespace{}:      {Transform: state.StripNamespace},
-				&corev1.ServiceAccount{}: {Transform: state.StripServiceAccount},
-			},
-		}),
+		Cache: informers.CacheOptions(cache.Options{}),
 	})
 	if err != nil {
-		return fmt.Errorf("creating the manager: %w", err)
+		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
-	// Start the informers admission needs now, so that readiness waits for them.
-	for _, obj := range []client.Object{&corev1.Namespace{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{}, &policyv1.PodDisruptionBudget{}} {
-		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
-			return fmt.Errorf("starting the %T informer: %w", obj, err)
-		}
-	}
-	if err := stateInformers.Start(ctx, mgr.GetCache()); err != nil {
-		return err
-	}
-
-	if o.certs.mode == "self-signed" {
-		if err := setupSelfSigned(ctx, rc, mgr, o, log); err != nil {
-			return err
-		}
-	}
-
-	holder := engine.NewHolder(e)
-	if len(o.policy.bundles) > 0 {
-		if err := watchBundles(mgr, holder, cfg, o, log); err != nil {
-			return err
-		}
-	}
-	metrics, err := webhooks.NewMetrics(crmetrics.Registry)
-	if err != nil {
-		return err
-	}
-	serverVersion, err := wiring.ServerVersion(rc)
-	if err != nil {
-		return err
-	}
-	// ServiceAccounts missing from the cache (created a moment before
-	// their first pod) are read live, rate limited and time bounded.
-	sac := cfg.Mutators.Credentials
-	st := state.NewLiveServiceAccounts(stateInformers.Cached(mgr.GetCache()), mgr.GetAPIReader(), state.ServiceAccountOptions{
-		Timeout: sac.ServiceAccountTimeout.Duration, QPS: sac.ServiceAccountQPS, Burst: sac.ServiceAccountBurst,
-		Observe: metrics.ObserveServiceAccountLookup,
-	})
-	// The IAM documents of pod roles: cached, single-flight, and bounded
-	// by iam.timeout on the admission path. Without AWS credentials no
-	// call is made and pods with a role get iam.unknown.
-	iamMetrics, err := iam.NewMetrics(crmetrics.Registry)
-	if err != nil {
-		return err
-	}
-	iamFetcher, err := iam.New(ctx, cfg.IAM, iam.Admission, iam.WithMetrics(iamMetrics))
-	if err != nil {
-		return usageError(fmt.Errorf("config: %w", err))
-	}
-	if reason := iamFetcher.Disabled(); reason != "" {
-		log.Info("IAM checks answer iam.unknown", "reason", reason)
-	} else {
-		log.Info("IAM documents", "source", iamFetcher.String())
-	}
-	reviewer, err := wiring.NewReviewer(holder, cfg, st, wiring.Deps{ServerVersion: serverVersion, IAM: iamFetcher})
-	if err != nil {
-		return err
-	}
-	if o.auditInterval != 0 {
-		if err := setupBackgroundAudit(mgr, rc, reviewer, st, o.auditInterval, o.auditMaxResults, log); err != nil {
-			return err
-		}
-	}
-	srv := mgr.GetWebhookServer()
-	srv.Register("/validate", webhooks.Handler(&webhooks.Validator{Reviewer: reviewer, Metrics: metrics}))
-	srv.Register("/mutate", webhooks.Handler(&webhooks.Mutator{Reviewer: reviewer, Metrics: metrics}))
-
-	contact, err := state.NewContact(rc, 5*time.Second, crmetrics.Registry)
-	if err != nil {
-		return err
-	}
-	if err := mgr.Add(contact); err != nil {
-		return err
-	}
-	// On SIGTERM (ctx done) readiness fails at once; the manager stops
-	// shutdownDelay later, then the webhook server finishes the requests
-	// in flight. Kubernetes removes the pod from the Service's endpoints
-	// while it still serves, so no request reaches a closed port.
-	var draining atomic.Bool
-	mgrCtx, stopMgr := context.WithCancel(context.Background())
-	defer stopMgr()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-mgrCtx.Done():
-			return
-		}
-		draining.Store(true)
-		log.Info("shutting down: not ready; serving until the delay ends", "delay", o.shutdownDelay)
-		time.Sleep(o.shutdownDelay)
-		stopMgr()
-	}()
-	if err := mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
-		if draining.Load() {
-			return errors.New("shutting down")
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	var synced atomic.Bool
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("gpu-usage", stateInformers.Synced); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("caches", func(*http.Request) error {
-		if !synced.Load() {
-			return errors.New("informer caches have not synced")
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	go func() {
-		syncCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		defer cancel()
-		if mgr.GetCache().WaitForCacheSync(syncCtx) {
-			// Listing a large cluster leaves a heap of decoded pages behind;
-			// hand it back to the OS now rather than keep it as headroom.
-			debug.FreeOSMemory()
-			synced.Store(true)
-			log.Info("caches synced; ready")
-		}
-	}()
-	log.Info("serving", "policies", len(e.Policies()), "port", o.port, "certDir", o.certDir)
-	return mgr.Start(mgrCtx)
-}
-
-// setupSelfSigned writes a usable key pair into the certificate directory
-// before the webhook server starts, and adds the rotator (leader only) and
-// the syncer (every replica).
-func setupSelfSigned(ctx context.Context, rc *rest.Config, mgr ctrl.Manager, o serveOptions, log logr.Logger) error {
-	if o.releaseNamespace == "" {
-		return usageError(errors.New("--cert-mode self-signed needs --release-namespace (or POD_NAMESPACE)"))
-	}
-	direct, err := client.New(rc, client.Options{Scheme: mgr.GetScheme()})
-	if err != nil {
-		return err
-	}
-	dns := o.certs.dnsNames
-	if len(dns) == 0 {
-		svc := o.certs.webhookConfigName
-		dns = []string{svc + "." + o.releaseNamespace + ".svc", svc + "." + o.releaseNamespace + ".svc.cluster.local"}
-	}
-	var ips []net.IP
-	for _, s := range o.certs.ips {
-		ip := net.ParseIP(s)
-		if ip == nil {
-			return usageError(fmt.Errorf("--cert-ip-sans: %q is not an IP address", s))
-		}
-		ips = append(ips, ip)
-	}
-	if err := os.MkdirAll(o.certDir, 0o700); err != nil {
-		return err
-	}
-	cm := &certs.Manager{
-		Client:   direct,
-		Recorder: mgr.GetEventRecorderFor("tollgate"),
-		Log:      log.WithName("certs"),
-		Opts: certs.Options{
-			Namespace: o.releaseNamespace, SecretName: o.certs.secretName, WebhookConfigName: o.certs.webhookConfigName,
-			DNSNames: dns, IPs: ips, CALifetime: o.certs.caLifetime, ServingLifetime: o.certs.certLifetime,
-			Interval: o.certs.interval, CertDir: o.certDir,
-		},
-	}
-	cm.Opts.Defaults()
-	bootCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := cm.Bootstrap(bootCtx); err != nil {
-		return fmt.Errorf("self-signed certificates: %w", err)
-	}
-	if err := mgr.Add(certs.Rotator{Manager: cm}); err != nil {
-		return err
-	}
-	return mgr.Add(certs.Syncer{Manager: cm})
-}
-
-// watchBundles recompiles the operator bundles when their files change and
-// swaps the engine; a broken update keeps the previous one.
-func watchBundles(mgr ctrl.Manager, holder *engine.Holder, cfg *config.Config, o serveOptions, log logr.Logger) error {
-	m, err := bundlewatch.NewMetrics(crmetrics.Registry)
-	if err != nil {
-		return err
-	}
-	w := &bundlewatch.Watcher{
-		Dirs:     o.policy.bundles,
-		Holder:   holder,
-		Log:      log.WithName("bundle"),
-		Metrics:  m,
-		Recorder: mgr.GetEventRecorderFor("tollgate"),
-		Build: func(ctx context.Context) (*engine.Engine, error) {
-			return wiring.NewEngine(ctx, cfg, o.policy.bundles)
-		},
-	}
-	// Events about the bundle go to Tollgate's own pod, when it knows it.
-	if name := os.Getenv("POD_NAME"); name != "" && o.releaseNamespace != "" {
-		w.Object = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: o.releaseNamespace}}
-	}
-	return mgr.Add(w)
+	return mgr, nil
 }
