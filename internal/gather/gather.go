@@ -19,7 +19,7 @@ import (
 // Gatherers returns the quota, pdbs and nodepools gatherers.
 func Gatherers(v config.Validators) []review.Gatherer {
 	counter := sync.OnceValues(func() (state.GPUCounter, error) { return Counter(v) })
-	return []review.Gatherer{&Quota{Validators: v, counter: counter}, &PDBs{}, &NodePools{Validators: v, counter: counter}}
+	return []review.Gatherer{&Quota{Validators: v, counter: counter}, &PDBs{}, &NodePools{Validators: v, counter: counter}, Disruption{}}
 }
 
 // counterOf returns the counter a gatherer was built with, or builds one

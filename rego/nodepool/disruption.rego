@@ -8,7 +8,9 @@
 #   count or a percentage up to 100%. consolidateAfter and expireAfter must
 #   be durations (30s, 1h, 720h) or Never. An invalid budget that passes the
 #   API server's pattern checks (minute 75, a duration in seconds) is
-#   refused here rather than failing inside Karpenter.
+#   refused here rather than failing inside Karpenter. Schedules are
+#   parsed in Go by the cron parser Karpenter uses and durations as Go
+#   durations (input.state.disruption); this rule reports what they found.
 # custom:
 #   id: nodepool.disruption
 #   severity: medium
@@ -68,36 +70,37 @@ violation contains {"msg": msg, "path": path} if {
 
 violation contains {"msg": msg, "path": path} if {
 	some i, b in _budgets
-	s := b.schedule
-	problems := cron_problems(s)
-	count(problems) > 0
+	problem := input.state.disruption.budgets[i].schedule
 	path := sprintf("spec.disruption.budgets[%d].schedule", [i])
-	msg := sprintf("%s %s is not a valid cron schedule: %s", [path, _quoted(s), problems[0]])
+	msg := sprintf("%s %s is not a valid cron schedule: %s", [path, _quoted(b.schedule), problem])
 }
 
 violation contains {"msg": msg, "path": path} if {
 	some i, b in _budgets
-	d := b.duration
-	not _matches(`^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$`, d)
+	problem := input.state.disruption.budgets[i].duration
 	path := sprintf("spec.disruption.budgets[%d].duration", [i])
-	msg := sprintf("%s %s is not a duration in hours and minutes such as 10h, 30m or 1h30m", [path, _quoted(d)])
+	msg := sprintf("%s %s %s", [path, _quoted(b.duration), problem])
 }
 
 violation contains {"msg": msg, "path": "spec.disruption.consolidateAfter"} if {
-	d := _disruption.consolidateAfter
-	not _duration_or_never(d)
-	msg := sprintf("spec.disruption.consolidateAfter %s is not a duration such as 30s, 10m or 1h, or Never", [_quoted(d)])
+	problem := input.state.disruption.consolidateAfter
+	msg := sprintf("spec.disruption.consolidateAfter %s %s", [_quoted(_disruption.consolidateAfter), problem])
 }
 
 violation contains {"msg": msg, "path": "spec.template.spec.expireAfter"} if {
-	d := input.object.spec.template.spec.expireAfter
-	not _duration_or_never(d)
-	msg := sprintf("spec.template.spec.expireAfter %s is not a duration such as 720h, or Never", [_quoted(d)])
+	problem := input.state.disruption.expireAfter
+	msg := sprintf("spec.template.spec.expireAfter %s %s", [_quoted(input.object.spec.template.spec.expireAfter), problem])
+}
+
+violation contains {"msg": msg, "path": path} if {
+	some i, b in _budgets
+	not is_string(b.schedule)
+	b.schedule != null
+	path := sprintf("spec.disruption.budgets[%d].schedule", [i])
+	msg := sprintf("%s %s is not a valid cron schedule", [path, _quoted(b.schedule)])
 }
 
 _valid_nodes(n) if _matches(`^((100|[0-9]{1,2})%|[0-9]+)$`, n)
-
-_duration_or_never(d) if _matches(`^(([0-9]+(s|m|h))+|Never)$`, d)
 
 _matches(pattern, s) if {
 	is_string(s)
@@ -107,83 +110,3 @@ _matches(pattern, s) if {
 _quoted(s) := sprintf("%q", [s]) if is_string(s)
 
 _quoted(s) := sprintf("%v (not a string)", [s]) if not is_string(s)
-
-# --- cron, as Karpenter parses budget schedules (robfig/cron's standard parser)
-
-_descriptors := {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-
-_months := {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12}
-
-_days := {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
-
-_fields := [
-	{"name": "minute", "min": 0, "max": 59, "names": {}},
-	{"name": "hour", "min": 0, "max": 23, "names": {}},
-	{"name": "day-of-month", "min": 1, "max": 31, "names": {}},
-	{"name": "month", "min": 1, "max": 12, "names": _months},
-	{"name": "day-of-week", "min": 0, "max": 6, "names": _days},
-]
-
-_part := `^(?:(\*|\?)|([0-9A-Za-z]+)(?:-([0-9A-Za-z]+))?)(?:/([0-9]+))?$`
-
-# cron_problems lists what is wrong with a schedule, in field order; empty
-# when it is valid.
-cron_problems(s) := [] if s in _descriptors
-
-cron_problems(s) := [sprintf("it has %d fields, want 5 (minute hour day-of-month month day-of-week) or a descriptor such as @daily", [count(fs)])] if {
-	not s in _descriptors
-	fs := _split(s)
-	count(fs) != 5
-}
-
-cron_problems(s) := [p |
-	some i, text in fs
-	some part in split(text, ",")
-	some p in _part_problems(part, _fields[i])
-] if {
-	not s in _descriptors
-	fs := _split(s)
-	count(fs) == 5
-}
-
-_split(s) := regex.split(`\s+`, trim_space(s))
-
-_part_problems(part, f) := [sprintf("%s field %q is not a value, a range or a step", [f.name, part])] if not regex.match(_part, part)
-
-_part_problems(part, f) := array.concat(
-	[p | some tok in [m[2], m[3]]; tok != ""; p := _value_problem(tok, f)],
-	array.concat(_range_problem(m, f), _step_problem(m, f)),
-) if {
-	m := regex.find_all_string_submatch_n(_part, part, 1)[0]
-}
-
-_value(tok, _) := to_number(tok) if regex.match(`^[0-9]+$`, tok)
-
-_value(tok, f) := f.names[lower(tok)] if not regex.match(`^[0-9]+$`, tok)
-
-_value_problem(tok, f) := sprintf("%s %q is not a number or a name", [f.name, tok]) if not _value(tok, f)
-
-_value_problem(tok, f) := sprintf("%s %s is out of range %d-%d", [f.name, tok, f.min, f.max]) if {
-	v := _value(tok, f)
-	not _in_range(v, f)
-}
-
-_in_range(v, f) if {
-	v >= f.min
-	v <= f.max
-}
-
-_range_problem(m, f) := [sprintf("%s range %s-%s ends before it starts", [f.name, m[2], m[3]])] if _backwards(m, f)
-
-_range_problem(m, f) := [] if not _backwards(m, f)
-
-_backwards(m, f) if _value(m[2], f) > _value(m[3], f)
-
-_step_problem(m, f) := [sprintf("%s step /%s is not allowed", [f.name, m[4]])] if _zero_step(m)
-
-_step_problem(m, _) := [] if not _zero_step(m)
-
-_zero_step(m) if {
-	m[4] != ""
-	to_number(m[4]) == 0
-}
