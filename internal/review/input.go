@@ -73,7 +73,7 @@ func (p *pass) input(ctx context.Context, o *objects.Object) (ast.Value, *Gather
 	}
 	in.Insert(ast.InternedTerm("namespace"), namespaceTerm(o.Namespace, ns))
 
-	g := &Gathering{Object: o, Target: target, Namespace: ns, State: p.state, Pod: o.Pod()}
+	g := &Gathering{Object: o, Target: target, Namespace: ns, State: &p.state, Pod: o.Pod()}
 	switch target {
 	case engine.TargetPod:
 		in.Insert(ast.InternedTerm("pod"), podTerm(obj.Get(ast.InternedTerm("metadata")), obj.Get(ast.InternedTerm("spec"))))

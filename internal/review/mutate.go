@@ -59,17 +59,18 @@ type mutation struct {
 	original []byte
 }
 
-func (m *mutation) changed() bool { return m.object != nil }
+func (m *mutation) changed() bool { return m != nil && m.object != nil }
 
 // mutate is step 3: the mutator chain on a pod with Request.Mutate set.
 // State the mutators need that cannot be read in time leaves the pod as
-// submitted, with a warning: mutation must not hold admission.
+// submitted, with a warning: mutation must not hold admission. It returns
+// nil when the object is not one to mutate.
 func (p *pass) mutate(ctx context.Context) (*mutation, error) {
 	o := p.req.Object
-	m := &mutation{result: newMutation(o), original: o.Raw}
 	if !p.req.Mutate || p.r.mutator == nil || p.target != engine.TargetPod {
-		return m, nil
+		return nil, nil
 	}
+	m := &mutation{result: newMutation(o), original: o.Raw}
 	pod, patch, raw, warnings, err := p.runMutator(ctx)
 	m.result.Warnings = append(m.result.Warnings, warnings...)
 	if errors.Is(err, ErrStateUnavailable) {
@@ -133,7 +134,7 @@ func (p *pass) runMutator(ctx context.Context) (*corev1.Pod, []jsonpatch.Operati
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	mr := &MutationRequest{Pod: &pod, Namespace: p.ns, State: p.state, Operation: req.Operation}
+	mr := &MutationRequest{Pod: &pod, Namespace: p.ns, State: &p.state, Operation: req.Operation}
 	if err := p.r.mutator.Mutate(ctx, mr); err != nil {
 		return nil, nil, nil, mr.Warnings, err
 	}

@@ -42,7 +42,7 @@ type pass struct {
 	// ns is the object's namespace, nil when cluster-scoped or unknown.
 	ns *corev1.Namespace
 	// state is the request's snapshot of the cluster state.
-	state *snapshot
+	state snapshot
 }
 
 // Review runs the whole pipeline for one object.
@@ -121,7 +121,7 @@ func (r *Reviewer) admit(ctx context.Context, req *Request) (*pass, *Result, err
 	if res.Exempt != "" {
 		return nil, res, nil
 	}
-	p := &pass{r: r, req: req, target: target, state: newSnapshot(r.state)}
+	p := &pass{r: r, req: req, target: target, state: snapshot{Reader: r.state}}
 	if o.Namespace != "" {
 		ns, err := p.state.Namespace(ctx, o.Namespace)
 		if err != nil {
@@ -159,8 +159,10 @@ func (p *pass) judge(ctx context.Context, m *mutation) (*Result, error) {
 			verdict = submitted
 		}
 	}
-	out := m.result
-	verdict.Patch, verdict.Mutated = out.Patch, out.Mutated
-	verdict.Warnings = append(slices.Clip(out.Warnings), verdict.Warnings...)
+	if m != nil {
+		out := m.result
+		verdict.Patch, verdict.Mutated = out.Patch, out.Mutated
+		verdict.Warnings = append(slices.Clip(out.Warnings), verdict.Warnings...)
+	}
 	return verdict, nil
 }

@@ -21,6 +21,11 @@ type snapshot struct {
 
 	mu   sync.Mutex
 	memo map[snapshotKey]any
+	// The review's own namespace, read by every review, is kept outside
+	// memo so that a review that reads nothing else allocates nothing.
+	nsName string
+	ns     *corev1.Namespace
+	nsRead bool
 }
 
 type snapshotKey struct {
@@ -28,8 +33,6 @@ type snapshotKey struct {
 }
 
 var _ state.Reader = (*snapshot)(nil)
-
-func newSnapshot(r state.Reader) *snapshot { return &snapshot{Reader: r} }
 
 // once returns the kept answer for k, or reads it.
 func once[T any](s *snapshot, k snapshotKey, read func() (T, error)) (T, error) {
@@ -53,7 +56,24 @@ func once[T any](s *snapshot, k snapshotKey, read func() (T, error)) (T, error) 
 }
 
 func (s *snapshot) Namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
-	return once(s, snapshotKey{"Namespace", "", name}, func() (*corev1.Namespace, error) { return s.Reader.Namespace(ctx, name) })
+	s.mu.Lock()
+	if s.nsRead && s.nsName == name {
+		defer s.mu.Unlock()
+		return s.ns, nil
+	}
+	first := !s.nsRead
+	s.mu.Unlock()
+	if !first {
+		return once(s, snapshotKey{"Namespace", "", name}, func() (*corev1.Namespace, error) { return s.Reader.Namespace(ctx, name) })
+	}
+	ns, err := s.Reader.Namespace(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.nsName, s.ns, s.nsRead = name, ns, true
+	s.mu.Unlock()
+	return ns, nil
 }
 
 func (s *snapshot) ServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
