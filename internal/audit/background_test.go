@@ -58,10 +58,7 @@ func TestBackgroundSync(t *testing.T) {
 	c := reportClient(t, WGPolicy, stale, foreign)
 
 	reg := prometheus.NewRegistry()
-	metrics, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	metrics := NewMetrics(reg)
 	now := testNow
 	b := &Background{API: WGPolicy, Client: c, Metrics: metrics, Log: logr.Discard(), MaxResults: 100, Now: func() time.Time { return now }}
 	round := func(runner *Runner, src Source) {
@@ -170,10 +167,7 @@ func TestBackgroundWithoutCRDs(t *testing.T) {
 			return noMatch(obj)
 		},
 	}).Build()
-	metrics, err := NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
+	metrics := NewMetrics(prometheus.NewRegistry())
 	runner, src := fixtureRunner(t, nil)
 	b := &Background{API: WGPolicy, Client: c, Metrics: metrics, Log: logr.Discard(), Runner: runner}
 	if err := b.round(context.Background(), src); err != nil {

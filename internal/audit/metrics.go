@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
 )
@@ -29,45 +30,41 @@ type Metrics struct {
 	ReportBytes prometheus.Gauge
 }
 
-// NewMetrics creates the collectors and registers them with reg.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		Violations: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+// NewMetrics creates the collectors and registers them with reg; it panics
+// when reg already holds them, a programming error.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		Violations: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tollgate_audit_violations",
 			Help: "Findings of the last background audit, by policy and severity.",
 		}, []string{"policy", "severity"}),
-		Objects: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Objects: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tollgate_audit_objects",
 			Help: "Objects reviewed by the last background audit, by kind.",
 		}, []string{"kind"}),
-		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		Duration: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tollgate_audit_duration_seconds",
 			Help:    "Time one background audit takes, listing and writing reports included.",
 			Buckets: []float64{1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800},
 		}),
-		Runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Runs: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_audit_runs_total",
 			Help: "Background audits, by result (success, error).",
 		}, []string{"result"}),
-		LastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+		LastSuccess: f.NewGauge(prometheus.GaugeOpts{
 			Name: "tollgate_audit_last_success_timestamp_seconds",
 			Help: "When the last background audit completed, as a Unix time.",
 		}),
-		Reports: prometheus.NewGauge(prometheus.GaugeOpts{
+		Reports: f.NewGauge(prometheus.GaugeOpts{
 			Name: "tollgate_audit_reports",
 			Help: "Report objects the last background audit wrote (one per namespace with audited objects, and one for the cluster).",
 		}),
-		ReportBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+		ReportBytes: f.NewGauge(prometheus.GaugeOpts{
 			Name: "tollgate_audit_report_max_bytes",
 			Help: "Size of the largest report object of the last background audit, in bytes of JSON.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.Violations, m.Objects, m.Duration, m.Runs, m.LastSuccess, m.Reports, m.ReportBytes} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
 }
 
 // observe records a completed audit.

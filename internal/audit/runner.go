@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
 	"github.com/tollgate-dev/tollgate/internal/objects"
@@ -76,27 +77,18 @@ func (r *Runner) Run(ctx context.Context, src Source, out Report) (*Summary, err
 	err := src.Each(ctx, func(c *Chunk) error {
 		results := make([]*Result, len(c.Items))
 		errs := make([]error, len(c.Items))
-		next := make(chan int)
-		var wg sync.WaitGroup
-		for range min(workers, len(c.Items)) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					results[i], errs[i] = r.review(ctx, &c.Items[i])
-				}
-			}()
-		}
-	feed:
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(workers)
 		for i := range c.Items {
-			select {
-			case next <- i:
-			case <-ctx.Done():
-				break feed
+			if gctx.Err() != nil {
+				break
 			}
+			g.Go(func() error {
+				results[i], errs[i] = r.review(gctx, &c.Items[i])
+				return nil
+			})
 		}
-		close(next)
-		wg.Wait()
+		_ = g.Wait() // reviews report their errors in errs
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -308,10 +308,7 @@ func setupBackgroundAudit(mgr ctrl.Manager, rc *rest.Config, reviewer *review.Re
 	if err != nil {
 		return err
 	}
-	metrics, err := audit.NewMetrics(crmetrics.Registry)
-	if err != nil {
-		return err
-	}
+	metrics := audit.NewMetrics(crmetrics.Registry)
 	return mgr.Add(&audit.Background{
 		Interval: interval,
 		// One worker: admission, served by the same process, keeps the
