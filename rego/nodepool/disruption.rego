@@ -8,9 +8,7 @@
 #   count or a percentage up to 100%. consolidateAfter and expireAfter must
 #   be durations (30s, 1h, 720h) or Never. An invalid budget that passes the
 #   API server's pattern checks (minute 75, a duration in seconds) is
-#   refused here rather than failing inside Karpenter. Schedules are
-#   parsed in Go by the cron parser Karpenter uses and durations as Go
-#   durations (input.state.disruption); this rule reports what they found.
+#   refused here rather than failing inside Karpenter.
 # custom:
 #   id: nodepool.disruption
 #   severity: medium
@@ -39,6 +37,10 @@
 #           schedule: "0 9 * * 1-8"
 #           duration: 10h
 package tollgate.nodepool.disruption
+
+# Schedules are parsed in Go by the cron parser Karpenter uses, and
+# durations as Go durations (input.state.disruption, internal/gather); the
+# rules below report what they found.
 
 _disruption := object.get(input.object, ["spec", "disruption"], {})
 
