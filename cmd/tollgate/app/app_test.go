@@ -6,6 +6,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -76,6 +78,57 @@ func TestEvalExamplesJSON(t *testing.T) {
 					t.Errorf("%v: violation without %s: %v", r.Object, k, v)
 				}
 			}
+		}
+	}
+	// The verdicts the examples exist to show, stated here so that a
+	// regenerated golden file cannot quietly accept a changed one.
+	want := map[string]struct {
+		allowed bool
+		mutated bool
+		denied  []string
+	}{
+		"Bucket ai-inference/agentic-ai-models":   {true, false, nil},
+		"Policy ai-inference/vllm-models":         {true, false, nil},
+		"Role ai-inference/vllm-pod-role":         {true, false, nil},
+		"Bucket ai-training/training-scratch":     {false, false, []string{"s3.encryption"}},
+		"Role ai-training/nemo-training":          {false, false, []string{"iam.passrole-star", "iam.s3-resource-star", "iam.wildcard-action"}},
+		"Pod tenant-a/tenant-a-inference":         {true, true, nil},
+		"Job ai-training/nemo-finetune-llama-70b": {true, false, nil},
+		"NodePool gpu-inference-pool":             {false, false, []string{"nodepool.gpu"}},
+		"NodePool gpu-mig-pool":                   {true, false, nil},
+		"NodePool gpu-training-pool":              {true, false, nil},
+		"Job ai-training/llama-8b-lr-sweep":       {true, false, nil},
+		"Deployment ai-inference/vllm":            {true, false, nil},
+		"Pod ai-inference/vllm-unhardened": {false, true, []string{"pss.restricted.allowPrivilegeEscalation", "pss.restricted.capabilities_restricted",
+			"pss.restricted.runAsNonRoot", "pss.restricted.seccompProfile_restricted"}},
+		"Pod ai-inference/vllm-7d9f8c6b5-x2k4q": {true, true, nil},
+	}
+	seen := map[string]bool{}
+	for _, r := range doc.Results {
+		name := r.Object["kind"] + " " + r.Object["name"]
+		if ns := r.Object["namespace"]; ns != "" {
+			name = r.Object["kind"] + " " + ns + "/" + r.Object["name"]
+		}
+		seen[name] = true
+		w, ok := want[name]
+		if !ok {
+			t.Errorf("unexpected result for %s", name)
+			continue
+		}
+		var denied []string
+		for _, v := range r.Violations {
+			if v["action"] == "deny" {
+				denied = append(denied, v["policy"].(string))
+			}
+		}
+		sort.Strings(denied)
+		if *r.Allowed != w.allowed || (len(r.Patch) > 0) != w.mutated || !slices.Equal(denied, w.denied) {
+			t.Errorf("%s: allowed %v, mutated %v, denied by %v; want %v, %v, %v", name, *r.Allowed, len(r.Patch) > 0, denied, w.allowed, w.mutated, w.denied)
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("no result for %s", name)
 		}
 	}
 	golden(t, "eval-examples.json", out)

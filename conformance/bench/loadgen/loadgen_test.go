@@ -71,8 +71,11 @@ func TestOpenLoopSendsOnSchedule(t *testing.T) {
 	if res.Proto != "HTTP/2.0" {
 		t.Errorf("protocol %q, want HTTP/2.0", res.Proto)
 	}
-	if res.Elapsed < 490*time.Millisecond {
-		t.Errorf("100 requests at 200/s took %s, want about 500ms", res.Elapsed)
+	// A lower bound only: pacing makes the run last about 495ms (the
+	// last request is due then); a loaded machine makes it longer, never
+	// shorter.
+	if res.Elapsed < 450*time.Millisecond {
+		t.Errorf("100 requests at 200/s took %s: they were not paced", res.Elapsed)
 	}
 	if !(res.P50 <= res.P95 && res.P95 <= res.P99 && res.P99 <= res.Max) || res.P50 <= 0 {
 		t.Errorf("percentiles out of order: %+v", res)
