@@ -117,8 +117,8 @@ func TestEvalExamplesJSON(t *testing.T) {
 		}
 		var denied []string
 		for _, v := range r.Violations {
-			if v["action"] == "deny" {
-				denied = append(denied, v["policy"].(string))
+			if p := v["policy"].(string); v["action"] == "deny" && !slices.Contains(denied, p) {
+				denied = append(denied, p)
 			}
 		}
 		sort.Strings(denied)
