@@ -45,6 +45,8 @@ func WriteRego(w io.Writer, results []RegoResult, verbose bool) Totals {
 		switch {
 		case r.Skipped:
 			t.Skipped++
+			fmt.Fprintf(w, "--- SKIP: rego %s: a todo_ test under development; it fails the run until it is finished\n", r.Name)
+			continue
 		case r.Failure != "":
 			t.Failed++
 			fmt.Fprintf(w, "--- FAIL: rego %s (%.3fs)\n    %s:%d: %s\n", r.Name, r.Duration.Seconds(), r.File, r.Line, r.Failure)

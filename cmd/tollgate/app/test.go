@@ -19,16 +19,19 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/wiring"
 )
 
+// testOptions are the flags of `tollgate test`.
+type testOptions struct {
+	policy   policyFlags
+	run      string
+	junit    string
+	coverage bool
+	verbose  bool
+	noRego   bool
+}
+
 // NewTestCommand runs Rego unit tests and YAML policy test suites.
 func NewTestCommand(s IOStreams) *cobra.Command {
-	var (
-		pf       policyFlags
-		run      string
-		junit    string
-		coverage bool
-		verbose  bool
-		noRego   bool
-	)
+	o := &testOptions{}
 	cmd := &cobra.Command{
 		Use:   "test [PATH...]",
 		Short: "Run the Rego unit tests of the bundles and the PolicyTest suites under PATH",
@@ -38,92 +41,101 @@ files of the embedded bundle and of every --bundle, and the YAML suites
 Each case goes through the same review path as admission: mutation, then
 validation, against the suite's cluster state.
 
-Exit codes: 0 every test passed, 1 a test failed, 2 a suite is malformed
-(the message names the file and line).`,
-		RunE: func(cmd *cobra.Command, paths []string) error {
-			ctx := cmd.Context()
-			var filter *regexp.Regexp
-			if run != "" {
-				var err error
-				if filter, err = regexp.Compile(run); err != nil {
-					return usageError(fmt.Errorf("--run: %w", err))
-				}
-			}
-			cfg, e, err := pf.load(ctx)
-			if err != nil {
-				return err
-			}
-			// Load every suite before running any, so that a malformed one
-			// stops the run before output starts.
-			files, err := policytest.Find(paths)
-			if err != nil {
-				return usageError(err)
-			}
-			var suites []*policytest.Suite
-			for _, f := range files {
-				su, err := policytest.Load(f)
-				if err != nil {
-					return usageError(err)
-				}
-				suites = append(suites, su)
-			}
-			start := time.Now()
-			var total policytest.Totals
-			var caseResults []policytest.CaseResult
-			newReviewer := reviewerFactory(ctx, cfg, e, pf.bundles)
-			for _, su := range suites {
-				results, err := policytest.Run(ctx, su, newReviewer, filter)
-				if err != nil {
-					return usageError(err)
-				}
-				for _, r := range results {
-					policytest.WriteCase(s.Out, r)
-					if r.Passed() {
-						total.Passed++
-					} else {
-						total.Failed++
-					}
-				}
-				caseResults = append(caseResults, results...)
-			}
-			var regoResults []policytest.RegoResult
-			if !noRego {
-				regoFilter := ""
-				if run != "" {
-					regoFilter = run
-				}
-				var covs []policytest.Coverage
-				regoResults, covs, err = policytest.RunRego(ctx, e, regoFilter, coverage)
-				if err != nil {
-					return usageError(err)
-				}
-				rt := policytest.WriteRego(s.Out, regoResults, verbose)
-				total.Passed += rt.Passed
-				total.Failed += rt.Failed
-				total.Skipped += rt.Skipped
-				if coverage {
-					policytest.WriteCoverage(s.Out, covs)
-				}
-			}
-			if junit != "" {
-				if err := policytest.WriteJUnit(junit, caseResults, regoResults); err != nil {
-					return err
-				}
-			}
-			fmt.Fprintf(s.Out, "%d passed, %d failed (%.2fs)\n", total.Passed, total.Failed, time.Since(start).Seconds())
-			if total.Failed > 0 {
-				return &ExitError{Code: ExitFindings}
-			}
-			return nil
-		},
+Rego tests named todo_* are skipped and fail the run, as opa test does:
+a test under development must not pass CI.
+
+Exit codes: 0 every test passed, 1 a test failed or was skipped, 2 a suite
+is malformed (the message names the file and line).`,
+		RunE: func(cmd *cobra.Command, paths []string) error { return o.runTests(cmd.Context(), s, paths) },
 	}
-	pf.add(cmd.Flags())
-	cmd.Flags().StringVar(&run, "run", "", "run only the cases (suite/case) and Rego tests (package.rule) matching this regular expression")
-	cmd.Flags().StringVar(&junit, "junit", "", "write a JUnit XML report to this file")
-	cmd.Flags().BoolVar(&coverage, "coverage", false, "report Rego coverage per policy and per family")
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every Rego test, not only failures")
-	cmd.Flags().BoolVar(&noRego, "no-rego", false, "run only the YAML suites")
+	o.policy.add(cmd.Flags())
+	cmd.Flags().StringVar(&o.run, "run", "", "run only the cases (suite/case) and Rego tests (package.rule) matching this regular expression")
+	cmd.Flags().StringVar(&o.junit, "junit", "", "write a JUnit XML report to this file")
+	cmd.Flags().BoolVar(&o.coverage, "coverage", false, "report Rego coverage per policy and per family")
+	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "list every Rego test, not only failures")
+	cmd.Flags().BoolVar(&o.noRego, "no-rego", false, "run only the YAML suites")
 	return cmd
+}
+
+// runTests loads every suite before running any, so that a malformed one
+// stops the run before output starts; then runs the suites and the Rego
+// tests, writes the reports and sets the exit code.
+func (o *testOptions) runTests(ctx context.Context, s IOStreams, paths []string) error {
+	var filter *regexp.Regexp
+	if o.run != "" {
+		var err error
+		if filter, err = regexp.Compile(o.run); err != nil {
+			return usageError(fmt.Errorf("--run: %w", err))
+		}
+	}
+	cfg, e, err := o.policy.load(ctx)
+	if err != nil {
+		return err
+	}
+	suites, err := loadSuites(paths)
+	if err != nil {
+		return usageError(err)
+	}
+	start := time.Now()
+	var total policytest.Totals
+	var cases []policytest.CaseResult
+	newReviewer := reviewerFactory(ctx, cfg, e, o.policy.bundles)
+	for _, su := range suites {
+		results, err := policytest.Run(ctx, su, newReviewer, filter)
+		if err != nil {
+			return usageError(err)
+		}
+		for _, r := range results {
+			policytest.WriteCase(s.Out, r)
+			if r.Passed() {
+				total.Passed++
+			} else {
+				total.Failed++
+			}
+		}
+		cases = append(cases, results...)
+	}
+	var rego []policytest.RegoResult
+	if !o.noRego {
+		var covs []policytest.Coverage
+		if rego, covs, err = policytest.RunRego(ctx, e, o.run, o.coverage); err != nil {
+			return usageError(err)
+		}
+		rt := policytest.WriteRego(s.Out, rego, o.verbose)
+		total.Passed += rt.Passed
+		total.Failed += rt.Failed
+		total.Skipped += rt.Skipped
+		if o.coverage {
+			policytest.WriteCoverage(s.Out, covs)
+		}
+	}
+	if o.junit != "" {
+		if err := policytest.WriteJUnit(o.junit, cases, rego); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(s.Out, "%d passed, %d failed, %d skipped (%.2fs)\n", total.Passed, total.Failed, total.Skipped, time.Since(start).Seconds())
+	if total.Failed > 0 || total.Skipped > 0 {
+		return &ExitError{Code: ExitFindings}
+	}
+	return nil
+}
+
+// loadSuites finds and parses every PolicyTest suite under paths.
+func loadSuites(paths []string) ([]*policytest.Suite, error) {
+	files, err := policytest.Find(paths)
+	if err != nil {
+		return nil, err
+	}
+	var suites []*policytest.Suite
+	for _, f := range files {
+		su, err := policytest.Load(f)
+		if err != nil {
+			return nil, err
+		}
+		suites = append(suites, su)
+	}
+	return suites, nil
 }
 
 // reviewerFactory builds the reviewer of a suite: the command's engine and

@@ -155,3 +155,19 @@ func TestPolicyDocsUpToDate(t *testing.T) {
 		t.Errorf("docs/policies.md is out of date: run go run ./cmd/tollgate policies --docs > docs/policies.md (or go test ./cmd/tollgate/app -run TestPolicyDocsUpToDate -update)")
 	}
 }
+
+// TestTodoRegoTestFails: a todo_ Rego test is skipped, and a skipped test
+// fails the run, as `opa test` does without --exit-zero-on-skipped.
+func TestTodoRegoTestFails(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "wip_test.rego"), []byte("package ops.wip_test\n\ntodo_test_later if false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "", "test", "--bundle", dir, "--run", "ops.wip")
+	if code != ExitFindings {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitFindings, out, errOut)
+	}
+	if !strings.Contains(out, "--- SKIP: rego ops.wip_test.todo_test_later") || !strings.Contains(out, "1 skipped") {
+		t.Errorf("the skipped test is not reported:\n%s", out)
+	}
+}
