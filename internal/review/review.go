@@ -190,4 +190,3 @@ func TargetOf(o *objects.Object) engine.Target {
 	}
 	return ""
 }
-
