@@ -16,8 +16,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
 	"github.com/tollgate-dev/tollgate/internal/podidentity"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
@@ -40,7 +40,7 @@ const DefaultKubernetesMinor = 37
 // by the chain.
 type Env struct {
 	Config  *config.Mutators
-	Catalog *catalog.Catalog
+	Catalog *gpucatalog.Catalog
 	// Namespace is the pod's namespace, nil when unknown.
 	Namespace *corev1.Namespace
 	// ServiceAccount is the pod's ServiceAccount, nil when it does not
@@ -95,7 +95,7 @@ func Mutators() []Mutator {
 // Options configure a Chain.
 type Options struct {
 	Config  config.Mutators
-	Catalog *catalog.Catalog
+	Catalog *gpucatalog.Catalog
 	// Associations are the Pod Identity associations (configuration and,
 	// when enabled, the EKS API); nil means none.
 	Associations podidentity.Associations
@@ -108,7 +108,7 @@ type Options struct {
 // implements review.PodMutator and is safe for concurrent use.
 type Chain struct {
 	cfg          config.Mutators
-	catalog      *catalog.Catalog
+	catalog      *gpucatalog.Catalog
 	associations podidentity.Associations
 	minor        int
 	mutators     []Mutator

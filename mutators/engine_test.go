@@ -12,7 +12,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/wiring"
 	"github.com/tollgate-dev/tollgate/mutators"
@@ -51,7 +51,7 @@ func denials(t *testing.T, f *mutators.Fixture, raw []byte) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := objects.Decode(raw, false)
+	o, err := kubeobjects.Decode(raw, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/manifest"
-	"github.com/tollgate-dev/tollgate/internal/objects"
 	"github.com/tollgate-dev/tollgate/internal/podidentity"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
@@ -43,7 +43,7 @@ var fixtureDirs = map[string][]string{
 type fixture struct {
 	dir, name string
 	raw       []byte // the pod as written, as JSON
-	pod       *objects.Object
+	pod       *kubeobjects.Object
 	state     *state.Static
 	cfg       config.Mutators
 }
@@ -118,7 +118,7 @@ func loadFixture(t testing.TB, dir, name string) *fixture {
 	if len(errs) > 0 {
 		t.Fatal(errs[0])
 	}
-	if len(docs) == 0 || docs[0].Object.GroupKind() != objects.Pod {
+	if len(docs) == 0 || docs[0].Object.GroupKind() != kubeobjects.Pod {
 		t.Fatalf("%s: the first document must be a Pod", f.path(".in.yaml"))
 	}
 	f.pod, f.raw = docs[0].Object, docs[0].Object.Raw
@@ -137,7 +137,7 @@ func loadFixture(t testing.TB, dir, name string) *fixture {
 
 func (f *fixture) chain(t testing.TB) *Chain {
 	t.Helper()
-	cat, err := catalog.Default()
+	cat, err := gpucatalog.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
 
@@ -49,7 +49,7 @@ func FuzzChain(f *testing.F) {
 		st := state.NewStatic()
 		for _, o := range []any{&ns, &sa} {
 			b, _ := json.Marshal(o)
-			obj, err := objects.Decode(b, false)
+			obj, err := kubeobjects.Decode(b, false)
 			if err != nil {
 				t.Fatal(err)
 			}

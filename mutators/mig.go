@@ -7,8 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
 )
 
 // Node labels by which a pod targets instance types and NodePools.
@@ -178,7 +178,7 @@ func needsNodePools(pod *corev1.Pod, ns *corev1.Namespace) bool {
 // GPU model is listed (hybrid nodes carry GPUs no EC2 type has): Tollgate
 // only narrows what it knows. rego/gpu/mig_profile.rego applies
 // the same rules.
-func TargetGPUs(pod *corev1.Pod, nodePools []map[string]any, cat *catalog.Catalog) []string {
+func TargetGPUs(pod *corev1.Pod, nodePools []map[string]any, cat *gpucatalog.Catalog) []string {
 	terms := requiredTerms(pod)
 	set := map[string]bool{}
 	types := 0
@@ -279,7 +279,7 @@ func typeAllows(key, op string, values []string, t string) bool {
 	case LabelInstanceType:
 		v = t
 	case LabelInstanceFamily:
-		v = catalog.Family(t)
+		v = gpucatalog.Family(t)
 	default:
 		return true
 	}

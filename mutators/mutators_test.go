@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
 	"github.com/tollgate-dev/tollgate/internal/podidentity"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
@@ -130,7 +130,7 @@ func TestWorkloadClass(t *testing.T) {
 }
 
 func TestTargetGPUs(t *testing.T) {
-	cat, err := catalog.Default()
+	cat, err := gpucatalog.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestTargetGPUs(t *testing.T) {
 }
 
 func TestNewChainRejectsBadConfig(t *testing.T) {
-	cat, err := catalog.Default()
+	cat, err := gpucatalog.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func (downAssociations) Association(context.Context, string, string) (podidentit
 }
 
 func TestChainStateUnavailable(t *testing.T) {
-	cat, err := catalog.Default()
+	cat, err := gpucatalog.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

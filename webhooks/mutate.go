@@ -10,7 +10,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
@@ -42,7 +42,7 @@ func (m *MutatingHandler) handle(ctx context.Context, req admission.Request) adm
 		return admission.Allowed("only pods are mutated")
 	}
 	o, err := decodeObject(req)
-	if errors.Is(err, objects.ErrUnknownKind) {
+	if errors.Is(err, kubeobjects.ErrUnknownKind) {
 		return admission.Allowed("only pods are mutated")
 	}
 	if err != nil {

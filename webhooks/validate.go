@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
@@ -43,13 +43,13 @@ func (v *ValidatingHandler) handle(ctx context.Context, req admission.Request) a
 		return admission.Allowed("operation " + string(req.Operation) + " is not reviewed")
 	}
 	o, err := decodeObject(req)
-	if errors.Is(err, objects.ErrUnknownKind) {
+	if errors.Is(err, kubeobjects.ErrUnknownKind) {
 		return admission.Allowed("kind " + req.Kind.Kind + " is not reviewed")
 	}
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	var old *objects.Object
+	var old *kubeobjects.Object
 	if req.Operation == admissionv1.Update {
 		if old, err = decodeOld(req); err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
@@ -96,10 +96,10 @@ func toResponse(res *review.Result) admission.Response {
 
 // decodeObject decodes the request's object. Objects created through a
 // namespaced URL may omit metadata.namespace; the request carries it.
-func decodeObject(req admission.Request) (*objects.Object, error) {
-	o, err := objects.DecodeAs(req.Object.Raw, schema.GroupVersionKind(req.Kind))
+func decodeObject(req admission.Request) (*kubeobjects.Object, error) {
+	o, err := kubeobjects.DecodeAs(req.Object.Raw, schema.GroupVersionKind(req.Kind))
 	if err != nil {
-		if errors.Is(err, objects.ErrUnknownKind) {
+		if errors.Is(err, kubeobjects.ErrUnknownKind) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("decoding %s %s/%s: %w", req.Kind.Kind, req.Namespace, req.Name, err)
@@ -113,11 +113,11 @@ func decodeObject(req admission.Request) (*objects.Object, error) {
 	return o, nil
 }
 
-func decodeOld(req admission.Request) (*objects.Object, error) {
+func decodeOld(req admission.Request) (*kubeobjects.Object, error) {
 	if len(req.OldObject.Raw) == 0 {
 		return nil, fmt.Errorf("update of %s %s/%s without oldObject", req.Kind.Kind, req.Namespace, req.Name)
 	}
-	o, err := objects.Decode(req.OldObject.Raw, false)
+	o, err := kubeobjects.Decode(req.OldObject.Raw, false)
 	if err != nil {
 		return nil, fmt.Errorf("decoding the old %s %s/%s: %w", req.Kind.Kind, req.Namespace, req.Name, err)
 	}
@@ -128,7 +128,7 @@ func decodeOld(req admission.Request) (*objects.Object, error) {
 // when ephemeral containers are added (kubectl debug), as Pod Security
 // Admission does; a workload when its pod template changed; NodePools and
 // ACK resources always.
-func updateReviewed(req admission.Request, o, old *objects.Object) bool {
+func updateReviewed(req admission.Request, o, old *kubeobjects.Object) bool {
 	if p := o.Pod(); p != nil {
 		op := old.Pod()
 		return op == nil || req.SubResource == "ephemeralcontainers" || len(p.Spec.EphemeralContainers) > len(op.Spec.EphemeralContainers)

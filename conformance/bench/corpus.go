@@ -26,8 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/manifest"
-	"github.com/tollgate-dev/tollgate/internal/objects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
@@ -57,8 +57,8 @@ type Entry struct {
 func (e *Entry) IsPod() bool { return e.Kind == "Pod" }
 
 // Decode decodes the entry's object as the webhooks decode it.
-func (e *Entry) Decode() (*objects.Object, error) {
-	o, err := objects.Decode(e.Object, false)
+func (e *Entry) Decode() (*kubeobjects.Object, error) {
+	o, err := kubeobjects.Decode(e.Object, false)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.Name, err)
 	}
@@ -67,7 +67,7 @@ func (e *Entry) Decode() (*objects.Object, error) {
 
 // PodSpec returns the metadata and spec upstream's evaluator judges: the
 // pod's, or the workload's pod template's.
-func PodSpec(o *objects.Object) (*metav1.ObjectMeta, *corev1.PodSpec) {
+func PodSpec(o *kubeobjects.Object) (*metav1.ObjectMeta, *corev1.PodSpec) {
 	if p := o.Pod(); p != nil {
 		return &p.ObjectMeta, &p.Spec
 	}
@@ -176,11 +176,11 @@ func LoadCorpus(root string) (Corpus, error) {
 
 // newEntry defaults a manifest's object and wraps it in an AdmissionReview.
 func newEntry(source string, raw []byte) (*Entry, error) {
-	o, err := objects.Decode(raw, true)
+	o, err := kubeobjects.Decode(raw, true)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
-	objects.Default(o)
+	kubeobjects.Default(o)
 	defaulted, err := json.Marshal(o.Typed)
 	if err != nil {
 		return nil, err
@@ -216,7 +216,7 @@ var resources = map[string]metav1.GroupVersionResource{
 
 // reviewBody builds the AdmissionReview the API server would send for a
 // CREATE of o.
-func reviewBody(o *objects.Object, raw []byte, uid types.UID, user authenticationv1.UserInfo) ([]byte, error) {
+func reviewBody(o *kubeobjects.Object, raw []byte, uid types.UID, user authenticationv1.UserInfo) ([]byte, error) {
 	gvr, ok := resources[o.GVK.Kind]
 	if !ok {
 		return nil, fmt.Errorf("%s: no resource known for kind %s", o.Ref(), o.GVK.Kind)
@@ -242,7 +242,7 @@ func reviewBody(o *objects.Object, raw []byte, uid types.UID, user authenticatio
 // podFromTemplate is the pod a workload's controller creates from its
 // template: the template's labels, annotations and spec, owned by the
 // controller (a Deployment's pods by its ReplicaSet).
-func podFromTemplate(o *objects.Object) *corev1.Pod {
+func podFromTemplate(o *kubeobjects.Object) *corev1.Pod {
 	t, _ := o.Template()
 	owner := metav1.OwnerReference{APIVersion: o.GVK.GroupVersion().String(), Kind: o.GVK.Kind, Name: o.Name,
 		UID: "00000000-0000-4000-8000-000000000001", Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}

@@ -14,7 +14,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
@@ -48,7 +48,7 @@ type InProcessRow struct {
 	// PSSVerdict is Tollgate's PSS-only verdict; UpstreamVerdict upstream's.
 	PSSVerdict      string `json:"pssVerdict"`
 	UpstreamVerdict string `json:"upstreamVerdict"`
-	// Decode is objects.Decode, which every webhook request pays first.
+	// Decode is kubeobjects.Decode, which every webhook request pays first.
 	Decode *Measure `json:"decode"`
 	// Full is a validating review with every policy (the /validate path
 	// after decoding).
@@ -129,7 +129,7 @@ func userOf(e *Entry) authenticationv1.UserInfo {
 // prepared is one entry ready to be decided again and again.
 type prepared struct {
 	e     *Entry
-	o     *objects.Object
+	o     *kubeobjects.Object
 	user  authenticationv1.UserInfo
 	input ast.Value
 	sel   engine.Selector
@@ -220,7 +220,7 @@ func RunInProcess(ctx context.Context, d *Deciders, c Corpus, rounds int, progre
 		}{
 			{&row.Decode, func(b *testing.B) {
 				for b.Loop() {
-					if _, err := objects.Decode(e.Object, false); err != nil {
+					if _, err := kubeobjects.Decode(e.Object, false); err != nil {
 						fail(b, err)
 					}
 				}

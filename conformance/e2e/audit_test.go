@@ -39,7 +39,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/audit"
 	"github.com/tollgate-dev/tollgate/internal/controlplane"
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
@@ -296,7 +296,7 @@ func TestAuditCLIAgainstTheAPIServer(t *testing.T) {
 	}
 	var doc struct {
 		Results []struct {
-			Object     objects.Ref        `json:"object"`
+			Object     kubeobjects.Ref    `json:"object"`
 			Violations []review.Violation `json:"violations"`
 		} `json:"results"`
 		Summary audit.Summary `json:"summary"`
@@ -351,7 +351,7 @@ func TestAuditCLIAgainstTheAPIServer(t *testing.T) {
 	for _, api := range []audit.ReportAPI{audit.WGPolicy, audit.OpenReports} {
 		b := audit.NewReportBuilder(api, audit.Meta{Now: time.Now()})
 		b.Add(&audit.Result{Result: review.Result{
-			Object:     objects.Ref{APIVersion: "karpenter.sh/v1", Kind: "NodePool", Name: "gpu"},
+			Object:     kubeobjects.Ref{APIVersion: "karpenter.sh/v1", Kind: "NodePool", Name: "gpu"},
 			Violations: []review.Violation{{Policy: "nodepool.gpu", Severity: "high", Action: engine.ActionDeny, Message: "GPU NodePool has no nvidia.com/gpu:NoSchedule taint", Path: "spec.template.spec.taints"}},
 		}})
 		o := b.Objects()[0]

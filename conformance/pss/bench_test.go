@@ -13,7 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/tollgate-dev/tollgate/internal/config"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
@@ -53,7 +53,7 @@ func restrictedPod(containers int) *corev1.Pod {
 			VolumeMounts: []corev1.VolumeMount{{Name: "models", MountPath: "/models"}, {Name: "shm", MountPath: "/dev/shm"}},
 		})
 	}
-	objects.DefaultPod(p)
+	kubeobjects.DefaultPod(p)
 	return p
 }
 
@@ -72,7 +72,7 @@ func BenchmarkPSS(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("containers=%d/tollgate", n), func(b *testing.B) {
 			r := reviewer(b, "restricted", "latest")
-			o, err := objects.Decode(raw, false)
+			o, err := kubeobjects.Decode(raw, false)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -91,7 +91,7 @@ func BenchmarkPSS(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			o, err := objects.Decode(raw, false)
+			o, err := kubeobjects.Decode(raw, false)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -22,7 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/tollgate-dev/tollgate/internal/config"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
@@ -89,7 +89,7 @@ func TestDifferentialAgainstUpstream(t *testing.T) {
 	disagreements := 0
 	for i := range n {
 		pod := generatePod(rng, i)
-		objects.DefaultPod(pod)
+		kubeobjects.DefaultPod(pod)
 		minor := rng.IntN(int(38))
 		for _, level := range []string{"baseline", "restricted"} {
 			want := u.failedChecks(level, minor, pod)
@@ -299,7 +299,7 @@ func TestPrefilterChangesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o, err := objects.Decode(raw, true)
+			o, err := kubeobjects.Decode(raw, true)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -341,7 +341,7 @@ func TestPrefilterChangesNothing(t *testing.T) {
 	}
 	for i := range n {
 		pod := generatePod(rng, i)
-		objects.DefaultPod(pod)
+		kubeobjects.DefaultPod(pod)
 		raw, err := json.Marshal(pod)
 		if err != nil {
 			t.Fatal(err)

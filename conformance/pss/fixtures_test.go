@@ -11,7 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
@@ -96,7 +96,7 @@ func reviewFixture(t *testing.T, r *review.Reviewer, file string) (bool, []strin
 	if err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
-	o, err := objects.Decode(raw, true)
+	o, err := kubeobjects.Decode(raw, true)
 	if err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 	"github.com/tollgate-dev/tollgate/rego"
@@ -77,7 +77,7 @@ func failedChecks(t testing.TB, r *review.Reviewer, pod *corev1.Pod) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := objects.Decode(raw, true)
+	o, err := kubeobjects.Decode(raw, true)
 	if err != nil {
 		t.Fatalf("decoding generated pod: %v", err)
 	}

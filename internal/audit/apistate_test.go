@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
 
@@ -57,7 +57,7 @@ func TestAPIStateAllNamespaces(t *testing.T) {
 	ctx := context.Background()
 	cs := fake.NewClientset(stateObjects()...)
 	s := NewAPIState(cs, nil, nil, nil, 100)
-	cat, err := catalog.Default()
+	cat, err := gpucatalog.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // Kind is a kind of object a cluster audit lists.
@@ -236,7 +236,7 @@ func item(k Kind, raw json.RawMessage) (Item, bool) {
 		} `json:"status"`
 	}
 	failed := func(err error) (Item, bool) {
-		o := &objects.Object{GVK: k.GroupVersion().WithKind(k.Kind), Name: head.Metadata.Name, Namespace: head.Metadata.Namespace}
+		o := &kubeobjects.Object{GVK: k.GroupVersion().WithKind(k.Kind), Name: head.Metadata.Name, Namespace: head.Metadata.Namespace}
 		return Item{Object: o, UID: head.Metadata.UID, Err: err}, true
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
@@ -256,7 +256,7 @@ func item(k Kind, raw json.RawMessage) (Item, bool) {
 		}
 	}
 	// The API server leaves apiVersion and kind out of the items of
-	// built-in lists; objects.Decode needs them. Prepending keeps the
+	// built-in lists; kubeobjects.Decode needs them. Prepending keeps the
 	// item's bytes otherwise as listed.
 	if head.APIVersion == "" && head.Kind == "" && len(raw) > 1 && raw[0] == '{' {
 		prefix := fmt.Sprintf(`{"apiVersion":%q,"kind":%q`, k.GroupVersion().String(), k.Kind)
@@ -265,8 +265,8 @@ func item(k Kind, raw json.RawMessage) (Item, bool) {
 		}
 		raw = append([]byte(prefix), raw[1:]...)
 	}
-	o, err := objects.Decode(raw, false)
-	if errors.Is(err, objects.ErrUnknownKind) {
+	o, err := kubeobjects.Decode(raw, false)
+	if errors.Is(err, kubeobjects.ErrUnknownKind) {
 		return Item{Object: o, NotReviewed: true}, true
 	}
 	if err != nil {

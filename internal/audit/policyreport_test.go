@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
@@ -15,7 +15,7 @@ import (
 // severities and actions, each message n bytes long.
 func synthetic(ns, name string, n int, findings ...[2]string) *Result {
 	r := &Result{Result: review.Result{
-		Object:  objects.Ref{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: name},
+		Object:  kubeobjects.Ref{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: name},
 		Allowed: true,
 	}, UID: "uid-" + name}
 	for i, f := range findings {

@@ -8,13 +8,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
 // Item is one object to audit.
 type Item struct {
-	Object *objects.Object
+	Object *kubeobjects.Object
 	// UID is the object's uid, for objects read from a cluster.
 	UID    string
 	Source *Location

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // chunks is a source of fixed chunks.
@@ -36,7 +36,7 @@ func TestRunnerErrorsAndProgress(t *testing.T) {
 	if err := files.Each(context.Background(), func(c *Chunk) error { items = append(items, c.Items...); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	bad := Item{Object: &objects.Object{GVK: podKind.GroupVersion().WithKind("Pod"), Namespace: "ai", Name: "broken"}, Err: errors.New("field spec.containers: cannot use a JSON string")}
+	bad := Item{Object: &kubeobjects.Object{GVK: podKind.GroupVersion().WithKind("Pod"), Namespace: "ai", Name: "broken"}, Err: errors.New("field spec.containers: cannot use a JSON string")}
 	src := chunks{
 		{Kind: "pods", Items: items[:3], Remaining: len(items) - 3 + 1},
 		{Kind: "pods", Items: append([]Item{bad}, items[3:]...), Remaining: 0},

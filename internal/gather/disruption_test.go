@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
@@ -40,7 +40,7 @@ func TestDisruptionState(t *testing.T) {
 	raw := `{"apiVersion":"karpenter.sh/v1","kind":"NodePool","metadata":{"name":"np"},"spec":{
 "disruption":{"consolidateAfter":"5d","budgets":[{"nodes":"0","schedule":"0 9 * * 1-8","duration":"30s"},{"nodes":"10%"},{"schedule":7}]},
 "template":{"spec":{"expireAfter":"Never","nodeClassRef":{"group":"karpenter.k8s.aws","kind":"EC2NodeClass","name":"d"},"requirements":[]}}}}`
-	o, err := objects.Decode([]byte(raw), false)
+	o, err := kubeobjects.Decode([]byte(raw), false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
@@ -35,7 +35,7 @@ func counterOf(built func() (state.GPUCounter, error), v config.Validators) (sta
 // and the catalog's MIG fractions. `serve` feeds its pod informer to an
 // aggregator built on the same counter.
 func Counter(v config.Validators) (state.GPUCounter, error) {
-	cat, err := catalog.Default()
+	cat, err := gpucatalog.Default()
 	if err != nil {
 		return state.GPUCounter{}, fmt.Errorf("GPU catalog: %w", err)
 	}

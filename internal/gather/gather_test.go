@@ -8,8 +8,8 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/manifest"
-	"github.com/tollgate-dev/tollgate/internal/objects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
@@ -155,7 +155,7 @@ func gathering(t *testing.T, st *state.Static, src string) *review.Gathering {
 		t.Fatalf("%v", errs)
 	}
 	o := ds[0].Object
-	objects.Default(o)
+	kubeobjects.Default(o)
 	ns, err := st.Namespace(context.Background(), o.Namespace)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
 	"github.com/tollgate-dev/tollgate/internal/iam"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/podidentity"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
@@ -180,7 +180,7 @@ func (st *IAMState) unknown(reason string) *IAMState {
 // spec.assumeRolePolicyDocument and spec.permissionsBoundary. The managed
 // policies it attaches (spec.policies, spec.policyRefs) are checked where
 // they are defined (ACK Policies) and when a pod assumes the role.
-func ackRole(o *objects.Object) *IAMState {
+func ackRole(o *kubeobjects.Object) *IAMState {
 	spec, _ := o.Map["spec"].(map[string]any)
 	name, _ := spec["name"].(string)
 	if name == "" {
@@ -215,7 +215,7 @@ func ackRole(o *objects.Object) *IAMState {
 }
 
 // ackPolicy reads an ACK Policy's spec.policyDocument.
-func ackPolicy(o *objects.Object) *IAMState {
+func ackPolicy(o *kubeobjects.Object) *IAMState {
 	spec, _ := o.Map["spec"].(map[string]any)
 	name, _ := spec["name"].(string)
 	if name == "" {

@@ -20,8 +20,8 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/gather"
 	"github.com/tollgate-dev/tollgate/internal/iam"
 	"github.com/tollgate-dev/tollgate/internal/iam/iamtest"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/manifest"
-	"github.com/tollgate-dev/tollgate/internal/objects"
 	"github.com/tollgate-dev/tollgate/internal/podidentity"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
@@ -257,13 +257,13 @@ func seedPodState(t *testing.T) (*state.Static, *review.Request) {
 	return st, &review.Request{Object: objectOf(t, pod), Operation: "CREATE"}
 }
 
-func objectOf(t testing.TB, v any) *objects.Object {
+func objectOf(t testing.TB, v any) *kubeobjects.Object {
 	t.Helper()
 	raw, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := objects.Decode(raw, true)
+	o, err := kubeobjects.Decode(raw, true)
 	if err != nil {
 		t.Fatal(err)
 	}

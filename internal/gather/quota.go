@@ -11,9 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
@@ -170,7 +170,7 @@ func cost(ctx context.Context, g *review.Gathering, annotation string, requested
 	} else {
 		cs.Limit = &f
 	}
-	cat, err := catalog.Default()
+	cat, err := gpucatalog.Default()
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func cost(ctx context.Context, g *review.Gathering, annotation string, requested
 type resolver struct {
 	ctx   context.Context
 	g     *review.Gathering
-	cat   *catalog.Catalog
+	cat   *gpucatalog.Catalog
 	pools map[string]map[string]any
 }
 

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
 )
 
 // testConfig is the defaults plus the weights the state package's tests
@@ -24,7 +24,7 @@ func testConfig() Config {
 
 func newCounter(t testing.TB, src Source) *Counter {
 	t.Helper()
-	cat, err := catalog.Default()
+	cat, err := gpucatalog.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

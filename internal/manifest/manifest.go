@@ -21,7 +21,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // Document is one object and where it came from.
@@ -36,7 +36,7 @@ type Document struct {
 	Line int
 	// Object is the decoded object. For kinds Tollgate does not review,
 	// Object.Typed and Object.Map are nil and Skipped is set.
-	Object  *objects.Object
+	Object  *kubeobjects.Object
 	Skipped bool
 }
 
@@ -244,8 +244,8 @@ func Parse(source string, b []byte, strict bool) ([]Document, []error) {
 
 func decode(source string, index, item, line int, raw []byte, strict bool) (Document, error) {
 	d := Document{Source: source, Index: index, Item: item, Line: line}
-	o, err := objects.Decode(raw, strict)
-	if errors.Is(err, objects.ErrUnknownKind) {
+	o, err := kubeobjects.Decode(raw, strict)
+	if errors.Is(err, kubeobjects.ErrUnknownKind) {
 		d.Object, d.Skipped = o, true
 		return d, nil
 	}

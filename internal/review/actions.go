@@ -7,11 +7,11 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // record adds findings to a result with their resolved actions.
-func (p *pass) record(res *Result, findings []engine.Finding, subject *objects.Object, target engine.Target) {
+func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjects.Object, target engine.Target) {
 	r, ns := p.r, p.ns
 	exempted := r.exemptedByAnnotation(p.req, subject)
 	_, templatePath := subject.Template()
@@ -99,7 +99,7 @@ func (r *Reviewer) action(p *engine.Policy, ns *corev1.Namespace, target engine.
 // exemptedByAnnotation returns a predicate for the policies an object's
 // tollgate.dev/exempt annotation skips: a comma-separated list of families
 // and policy ids, honoured only for users the configuration allows.
-func (r *Reviewer) exemptedByAnnotation(req *Request, o *objects.Object) func(*engine.Policy) bool {
+func (r *Reviewer) exemptedByAnnotation(req *Request, o *kubeobjects.Object) func(*engine.Policy) bool {
 	none := func(*engine.Policy) bool { return false }
 	var ann map[string]string
 	if p := o.Pod(); p != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/astjson"
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // The input document every policy sees (docs/policy-input.md):
@@ -24,14 +24,14 @@ import (
 //	workload:  {kind, replicas, templatePath} for workloads
 //	pss:       {level, version}
 //	state:     what each family's gatherer added
-func (p *pass) input(ctx context.Context, o *objects.Object) (ast.Value, *Gathering, error) {
+func (p *pass) input(ctx context.Context, o *kubeobjects.Object) (ast.Value, *Gathering, error) {
 	req, target, ns := p.req, p.target, p.ns
 	// Objects from the API server are already defaulted: their raw JSON is
 	// parsed directly. Manifests (eval, audit -f) are converted after
 	// defaulting.
 	var objVal ast.Value
 	var err error
-	objects.Default(o)
+	kubeobjects.Default(o)
 	if o.RawStale || o.Raw == nil {
 		objVal, err = objectValue(o.Typed)
 	} else {

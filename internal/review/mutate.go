@@ -15,7 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // ErrStateUnavailable is wrapped by a Mutator that could not read the
@@ -25,7 +25,7 @@ var ErrStateUnavailable = errors.New("cluster state unavailable")
 
 // Mutation is what the mutators did to one pod.
 type Mutation struct {
-	Object objects.Ref
+	Object kubeobjects.Ref
 	// Patch is the JSON patch from the submitted pod to the mutated one,
 	// diffed against the submitted raw JSON; empty when nothing changed or
 	// the mutation was reverted.
@@ -45,7 +45,7 @@ type Mutation struct {
 	Exempt string
 }
 
-func newMutation(o *objects.Object) *Mutation {
+func newMutation(o *kubeobjects.Object) *Mutation {
 	return &Mutation{Object: o.Ref(), Patch: []jsonpatch.Operation{}, Mutated: o.Raw, Warnings: []string{}}
 }
 
@@ -55,7 +55,7 @@ type mutation struct {
 	result *Mutation
 	// object is the mutated pod; nil when the mutators changed nothing,
 	// were skipped, or their change was reverted.
-	object   *objects.Object
+	object   *kubeobjects.Object
 	original []byte
 }
 
@@ -84,7 +84,7 @@ func (p *pass) mutate(ctx context.Context) (*mutation, error) {
 	if len(patch) == 0 {
 		return m, nil
 	}
-	m.object = &objects.Object{GVK: o.GVK, Namespace: o.Namespace, Name: o.Name, Raw: raw, Typed: pod}
+	m.object = &kubeobjects.Object{GVK: o.GVK, Namespace: o.Namespace, Name: o.Name, Raw: raw, Typed: pod}
 	m.result.Patch, m.result.Mutated = patch, raw
 	return m, nil
 }

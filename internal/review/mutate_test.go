@@ -16,7 +16,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 	"github.com/tollgate-dev/tollgate/internal/wiring"
@@ -55,9 +55,9 @@ const compliant = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","names
 "containers":[{"name":"c","image":"i:1","resources":{"limits":{"nvidia.com/gpu":1}},
 "securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}`
 
-func object(t *testing.T, raw string) *objects.Object {
+func object(t *testing.T, raw string) *kubeobjects.Object {
 	t.Helper()
-	o, err := objects.Decode([]byte(raw), false)
+	o, err := kubeobjects.Decode([]byte(raw), false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // The review of one object, top to bottom. Every entry point runs these
@@ -132,7 +132,7 @@ func (r *Reviewer) admit(ctx context.Context, req *Request) (*pass, *Result, err
 	return p, nil, nil
 }
 
-func newResult(o *objects.Object) *Result {
+func newResult(o *kubeobjects.Object) *Result {
 	return &Result{Object: o.Ref(), Allowed: true, Violations: []Violation{}, Warnings: []string{}, Patch: []jsonpatch.Operation{}, Mutated: o.Raw}
 }
 

@@ -7,7 +7,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // Most pods break no Pod Security Standards check. Upstream Pod Security
@@ -29,7 +29,7 @@ func mustEvaluator() policy.Evaluator {
 
 // pssClean reports whether upstream's evaluator allows the pod or pod
 // template of o at level and version: then no pss check can report.
-func pssClean(o *objects.Object, target engine.Target, level string, version engine.Version) bool {
+func pssClean(o *kubeobjects.Object, target engine.Target, level string, version engine.Version) bool {
 	var meta *metav1.ObjectMeta
 	var spec *corev1.PodSpec
 	switch target {

@@ -16,15 +16,15 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
 
 // Request is one object to review.
 type Request struct {
-	Object *objects.Object
+	Object *kubeobjects.Object
 	// OldObject is the previous version on UPDATE.
-	OldObject *objects.Object
+	OldObject *kubeobjects.Object
 	// Operation is CREATE, UPDATE or DELETE.
 	Operation string
 	User      authenticationv1.UserInfo
@@ -46,7 +46,7 @@ type Violation struct {
 
 // Result is the verdict on one object.
 type Result struct {
-	Object     objects.Ref           `json:"object"`
+	Object     kubeobjects.Ref       `json:"object"`
 	Allowed    bool                  `json:"allowed"`
 	Violations []Violation           `json:"violations"`
 	Warnings   []string              `json:"warnings"`
@@ -103,7 +103,7 @@ type Gatherer interface {
 
 // Gathering is what a Gatherer sees.
 type Gathering struct {
-	Object    *objects.Object
+	Object    *kubeobjects.Object
 	Target    engine.Target
 	Pod       *corev1.Pod // the pod, for Pods
 	Template  *corev1.PodTemplateSpec
@@ -173,19 +173,19 @@ func (r *Reviewer) Engine() *engine.Engine { return r.engines.Load() }
 
 // TargetOf returns the policy target of an object, or "" when Tollgate does
 // not review its kind.
-func TargetOf(o *objects.Object) engine.Target {
+func TargetOf(o *kubeobjects.Object) engine.Target {
 	switch gk := o.GroupKind(); {
-	case gk == objects.Pod:
+	case gk == kubeobjects.Pod:
 		return engine.TargetPod
-	case slices.Contains(objects.Workloads, gk):
+	case slices.Contains(kubeobjects.Workloads, gk):
 		return engine.TargetTemplate
-	case gk == objects.NodePool:
+	case gk == kubeobjects.NodePool:
 		return engine.TargetNodePool
-	case gk == objects.ACKBucket:
+	case gk == kubeobjects.ACKBucket:
 		return engine.TargetS3Bucket
-	case gk == objects.ACKRole:
+	case gk == kubeobjects.ACKRole:
 		return engine.TargetIAMRole
-	case gk == objects.ACKPolicy:
+	case gk == kubeobjects.ACKPolicy:
 		return engine.TargetIAMPolicy
 	}
 	return ""

@@ -4,19 +4,19 @@ import (
 	"context"
 
 	"github.com/tollgate-dev/tollgate/internal/engine"
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // validate is step 4: the verdict on subject (the object as it will be
 // admitted). It applies the API server's defaults, builds the input
 // document with the gatherers' state, evaluates the policies of the
 // target, PSS level and version once, and resolves each finding's action.
-func (p *pass) validate(ctx context.Context, subject *objects.Object) (*Result, error) {
+func (p *pass) validate(ctx context.Context, subject *kubeobjects.Object) (*Result, error) {
 	res := newResult(subject)
 	e := p.r.engines.Load()
 	level, version := p.r.pss(p.ns)
 	sel := engine.Selector{Target: p.target, Level: level, Version: version}
-	objects.Default(subject)
+	kubeobjects.Default(subject)
 	sel.NoPSS = p.r.pssPrefilter && pssClean(subject, p.target, level, version)
 	if empty, err := e.Empty(ctx, sel); err != nil || empty {
 		return res, err

@@ -7,7 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 
-	"github.com/tollgate-dev/tollgate/internal/objects"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // Static is cluster state built from objects given as input.
@@ -34,8 +34,8 @@ func NewStatic() *Static {
 }
 
 // IsState reports whether an object given with -f is cluster state.
-func IsState(o *objects.Object) bool {
-	for _, gk := range objects.StateKinds {
+func IsState(o *kubeobjects.Object) bool {
+	for _, gk := range kubeobjects.StateKinds {
 		if o.GroupKind() == gk {
 			return true
 		}
@@ -46,7 +46,7 @@ func IsState(o *objects.Object) bool {
 // Add records an object; kinds that are not state are ignored, except Pods,
 // which count as running workload. Objects without a namespace are placed
 // in "default", as kubectl would.
-func (s *Static) Add(o *objects.Object) {
+func (s *Static) Add(o *kubeobjects.Object) {
 	ns := o.Namespace
 	if ns == "" {
 		ns = "default"
@@ -65,7 +65,7 @@ func (s *Static) Add(o *objects.Object) {
 			s.pods[ns] = append(s.pods[ns], t)
 		}
 	}
-	if o.GroupKind() == objects.NodePool && o.Map != nil {
+	if o.GroupKind() == kubeobjects.NodePool && o.Map != nil {
 		s.nodePools = append(s.nodePools, o.Map)
 		sort.SliceStable(s.nodePools, func(i, j int) bool { return name(s.nodePools[i]) < name(s.nodePools[j]) })
 	}

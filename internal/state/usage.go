@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
 )
 
 // MIGResourcePrefix names MIG slices in the NVIDIA device plugin's mixed
@@ -28,13 +28,13 @@ const (
 // resources (nvidia.com/gpu is one GPU per unit) and MIG slices, which count
 // as the share of a GPU's compute their profile takes (3g.40gb is 3/7).
 type GPUCounter struct {
-	catalog   *catalog.Catalog
+	catalog   *gpucatalog.Catalog
 	resources map[corev1.ResourceName]float64
 }
 
 // NewGPUCounter returns a counter that weighs each resource in resources as
 // that many GPUs per unit (0 counts nothing), and MIG slices by the catalog.
-func NewGPUCounter(cat *catalog.Catalog, resources map[string]float64) GPUCounter {
+func NewGPUCounter(cat *gpucatalog.Catalog, resources map[string]float64) GPUCounter {
 	rs := make(map[corev1.ResourceName]float64, len(resources))
 	for k, v := range resources {
 		rs[corev1.ResourceName(k)] = v

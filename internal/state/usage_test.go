@@ -9,12 +9,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
 )
 
 func counter(t testing.TB) GPUCounter {
 	t.Helper()
-	cat, err := catalog.Default()
+	cat, err := gpucatalog.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

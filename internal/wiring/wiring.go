@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
 	"github.com/tollgate-dev/tollgate/internal/gather"
+	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 	"github.com/tollgate-dev/tollgate/mutators"
@@ -71,7 +71,7 @@ func NewReviewer(engines *engine.Holder, cfg *config.Config, st state.Reader, de
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Default()
+	cat, err := gpucatalog.Default()
 	if err != nil {
 		return nil, err
 	}

@@ -33,8 +33,8 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/controlplane"
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/manifest"
-	"github.com/tollgate-dev/tollgate/internal/objects"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 	"github.com/tollgate-dev/tollgate/internal/webhookconfig"
@@ -240,9 +240,9 @@ func freeLocalAddr() (string, error) {
 func orderForApply(docs []manifest.Document) []manifest.Document {
 	rank := func(d manifest.Document) int {
 		switch gk := d.Object.GroupKind(); {
-		case gk == objects.Namespace:
+		case gk == kubeobjects.Namespace:
 			return 0
-		case state.IsState(d.Object) && gk != objects.NodePool:
+		case state.IsState(d.Object) && gk != kubeobjects.NodePool:
 			return 1
 		}
 		return 2
@@ -306,7 +306,7 @@ func (l applyLine) print(w io.Writer) {
 	}
 }
 
-func (a *applier) resource(o *objects.Object) (dynamic.ResourceInterface, error) {
+func (a *applier) resource(o *kubeobjects.Object) (dynamic.ResourceInterface, error) {
 	m, err := a.mapper.RESTMapping(o.GroupKind(), o.GVK.Version)
 	if err != nil {
 		return nil, err

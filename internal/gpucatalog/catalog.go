@@ -1,8 +1,8 @@
-// Package catalog reads the GPU and EC2 instance-type tables that the
+// Package gpucatalog reads the GPU and EC2 instance-type tables that the
 // embedded bundle keeps as data (rego/data.json, data.tollgate.catalog), so
 // that Go mutators and Rego validators share one source: which GPU each
 // instance type carries, how many, and which MIG profiles each GPU offers.
-package catalog
+package gpucatalog
 
 import (
 	"encoding/json"

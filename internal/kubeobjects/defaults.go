@@ -1,4 +1,4 @@
-package objects
+package kubeobjects
 
 import (
 	"strings"
@@ -10,10 +10,13 @@ import (
 )
 
 // Default applies, in place, the defaults the API server applies to an object
-// before admission webhooks see it (k8s.io/kubernetes pkg/apis/core/v1 and
-// apps/batch defaulting, plus the ServiceAccount admission plugin's default
-// serviceAccountName), limited to fields that admission decisions or
-// mutations read. It is idempotent: objects that come from the API server
+// before admission webhooks see it, limited to fields that admission
+// decisions or mutations read. Copied in behaviour from Kubernetes v1.37
+// (the version the end-to-end suite runs): k8s.io/kubernetes
+// pkg/apis/core/v1/defaults.go, pkg/apis/apps/v1 and pkg/apis/batch/v1
+// defaults.go, plus the ServiceAccount admission plugin's default
+// serviceAccountName. A newer API server that defaults more fields leaves
+// those fields unset here, which policies read as "not set". It is idempotent: objects that come from the API server
 // are unchanged.
 // It reports whether anything changed, and records it in o.RawStale, so that
 // callers can keep using the object's raw JSON when nothing did.

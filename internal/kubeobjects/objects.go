@@ -1,8 +1,8 @@
-// Package objects decodes the Kubernetes objects Tollgate reviews into typed
+// Package kubeobjects decodes the Kubernetes objects Tollgate reviews into typed
 // values, names them, finds their pod templates, and applies the defaults the
 // API server applies before admission, so that an offline verdict equals the
 // webhook's.
-package objects
+package kubeobjects
 
 import (
 	"encoding/json"
