@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,190 +18,256 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gomodules.xyz/jsonpatch/v2"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/tollgate-dev/tollgate/internal/controlplane"
 	"github.com/tollgate-dev/tollgate/internal/engine"
 	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/manifest"
-	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 	"github.com/tollgate-dev/tollgate/internal/webhookconfig"
-	"github.com/tollgate-dev/tollgate/internal/wiring"
 )
 
 // NewDemoCommand runs Tollgate's main job on its embedded default: a real
 // local control plane, the webhooks registered with a self-signed
 // certificate, and the examples applied through them.
 func NewDemoCommand(s IOStreams) *cobra.Command {
-	var (
-		pf    policyFlags
-		files []string
-		keep  bool
-	)
+	d := &demo{s: s, out: s.Out}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a local control plane with Tollgate's webhooks and apply examples/ through them",
 		Long: `Start a real kube-apiserver and etcd on this machine (built from Go modules
 on first use, about 5 minutes; cached in bin/k8s after that), run Tollgate's
-webhook server with a self-signed certificate, register the webhooks, apply
-examples/, and print what was admitted, mutated and denied, followed by an
-audit of what is running. --keep leaves everything running for kubectl.`,
+webhook server with a self-signed certificate, apply the cluster state of
+examples/ that no Tollgate webhook receives (namespaces, quotas, service
+accounts), register the webhooks, apply the rest, and print what the API
+server answered for each object: its refusal, its warnings, and what
+Tollgate's webhooks changed in the pod it stored (against the pod the API
+server stores without them, from a dry run before the webhooks were
+registered). Then an audit of what is running. --keep leaves everything
+running for kubectl.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runDemo(ctx, s, pf, files, keep)
+			return d.run(ctx)
 		},
 	}
-	pf.add(cmd.Flags())
-	cmd.Flags().StringArrayVarP(&files, "filename", "f", []string{"examples"}, "manifests to apply (files or directories)")
-	cmd.Flags().BoolVar(&keep, "keep", false, "leave the control plane and Tollgate running and print a KUBECONFIG path")
+	d.policy.add(cmd.Flags())
+	cmd.Flags().StringArrayVarP(&d.files, "filename", "f", []string{"examples"}, "manifests to apply (files or directories)")
+	cmd.Flags().BoolVar(&d.keep, "keep", false, "leave the control plane and Tollgate running and print a KUBECONFIG path")
 	return cmd
 }
 
-func runDemo(ctx context.Context, s IOStreams, pf policyFlags, files []string, keep bool) error {
-	out := s.Out
-	step := func(n int, format string, args ...any) {
-		fmt.Fprintf(out, "[%d/6] %s\n", n, fmt.Sprintf(format, args...))
+// demo is one run of `tollgate demo`, step by step.
+type demo struct {
+	s      IOStreams
+	out    io.Writer
+	policy policyFlags
+	files  []string
+	keep   bool
+
+	// logs collects the control plane's and Tollgate's logs, shown only
+	// when a step fails.
+	logs lockedBuffer
+	cp   *controlplane.ControlPlane
+	// stopServe stops the in-process webhook server and waits for it.
+	stopServe func()
+}
+
+func (d *demo) step(n int, format string, args ...any) {
+	fmt.Fprintf(d.out, "[%d/7] %s\n", n, fmt.Sprintf(format, args...))
+}
+
+func (d *demo) run(ctx context.Context) error {
+	// Before anything logs through controller-runtime (the control plane
+	// does, and a first build takes minutes): otherwise controller-runtime
+	// prints its "log.SetLogger(...) was never called" trace.
+	ctrl.SetLogger(zap.New(zap.WriteTo(&d.logs)))
+	docs, err := d.manifests()
+	if err != nil {
+		return err
 	}
-	if len(files) == 1 && files[0] == "examples" {
+	cfg, e, err := d.policy.load(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	if err := d.startControlPlane(); err != nil {
+		return err
+	}
+	if err := d.startTollgate(ctx, e); err != nil {
+		return d.withLogs(err)
+	}
+	a, err := newApplier(d.cp.Config)
+	if err != nil {
+		return err
+	}
+	hooks := d.webhooks()
+	before, after := splitByWebhooks(docs, a, hooks)
+	d.step(4, "cluster state the policies read, applied before the webhooks (no Tollgate webhook receives these kinds)")
+	counts := a.applyAll(ctx, d.out, before)
+	// What the API server stores for each pod without Tollgate: the base
+	// of the MUTATED lines, so that they show what the webhooks changed.
+	a.recordBaselines(ctx, after)
+	// The probes' warnings (quota, Spot) are not the demo's output.
+	quiet := rest.CopyConfig(d.cp.Config)
+	quiet.WarningHandler = rest.NoWarnings{}
+	cs, err := kubernetes.NewForConfig(quiet)
+	if err != nil {
+		return err
+	}
+	if err := d.registerWebhooks(ctx, cs, hooks); err != nil {
+		return d.withLogs(err)
+	}
+	d.step(6, "applying %s (%d objects) through the API server", strings.Join(d.files, ", "), len(after))
+	for k, n := range a.applyAll(ctx, d.out, after) {
+		counts[k] += n
+	}
+	fmt.Fprintf(d.out, "      %d admitted, %d mutated, %d denied, %d skipped\n", counts["ADMITTED"], counts["MUTATED"], counts["DENIED"], counts["SKIPPED"])
+	d.step(7, "audit of what is now running")
+	if err := auditDemo(ctx, d.out, d.cp.Config, cfg, e); err != nil {
+		fmt.Fprintf(d.out, "      audit failed: %v\n", err)
+	}
+	if d.keep {
+		d.wait(ctx)
+	}
+	if err := d.stop(); err != nil {
+		return fmt.Errorf("stopping the control plane: %w", err)
+	}
+	fmt.Fprintln(d.out, "Stopped Tollgate and the control plane.")
+	return nil
+}
+
+// manifests loads what the demo applies; Tollgate's own files (PolicyTest
+// suites) are not cluster objects.
+func (d *demo) manifests() ([]manifest.Document, error) {
+	if len(d.files) == 1 && d.files[0] == "examples" {
 		if root, err := controlplane.RepoRoot(); err == nil {
-			files[0] = filepath.Join(root, "examples")
+			d.files[0] = filepath.Join(root, "examples")
 		}
 	}
-	docs, err := manifest.Load(files, manifest.Options{Strict: true})
+	docs, err := manifest.Load(d.files, manifest.Options{Strict: true})
 	if err != nil {
-		return usageError(err)
+		return nil, usageError(err)
 	}
-	// Tollgate's own files (PolicyTest suites) are not cluster objects.
-	docs = slices.DeleteFunc(docs, func(d manifest.Document) bool { return d.Object.GVK.Group == "tollgate.dev" })
-	cfg, e, err := pf.load(ctx)
+	return slices.DeleteFunc(docs, func(doc manifest.Document) bool { return doc.Object.GVK.Group == "tollgate.dev" }), nil
+}
+
+// startControlPlane builds (first run) and starts etcd and kube-apiserver
+// with the CRDs of conformance/crds.
+func (d *demo) startControlPlane() error {
+	d.step(1, "control plane binaries (kube-apiserver %s, etcd %s)", controlplane.KubernetesVersion, controlplane.EtcdVersion)
+	bin, err := controlplane.Ensure(d.out)
 	if err != nil {
 		return err
 	}
-
-	step(1, "control plane binaries (kube-apiserver %s, etcd %s)", controlplane.KubernetesVersion, controlplane.EtcdVersion)
-	bin, err := controlplane.Ensure(out)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "      in %s\n", bin)
-
-	step(2, "starting etcd and kube-apiserver")
+	fmt.Fprintf(d.out, "      in %s\n", bin)
+	d.step(2, "starting etcd and kube-apiserver")
 	start := time.Now()
 	var crds []string
 	if root, err := controlplane.RepoRoot(); err == nil {
 		crds, _ = filepath.Glob(filepath.Join(root, "conformance", "crds", "*.yaml"))
 	}
-	cp, err := controlplane.Start(controlplane.Options{BinDir: bin, CRDPaths: crds})
-	if err != nil {
+	if d.cp, err = controlplane.Start(controlplane.Options{BinDir: bin, CRDPaths: crds}); err != nil {
 		return err
 	}
-	stopped := false
-	stopAll := func() {}
-	defer func() {
-		if !stopped {
-			stopAll()
-			_ = cp.Stop()
-		}
-	}()
-	fmt.Fprintf(out, "      up in %s at %s\n", time.Since(start).Round(time.Millisecond), cp.Config.Host)
+	fmt.Fprintf(d.out, "      up in %s at %s\n", time.Since(start).Round(time.Millisecond), d.cp.Config.Host)
+	return nil
+}
 
-	step(3, "starting Tollgate's webhook server on 127.0.0.1:%d (self-signed certificate)", cp.WebhookPort)
-	serveCtx, cancelServe := context.WithCancel(ctx)
-	logs := &lockedBuffer{}
+// startTollgate runs `tollgate serve` in process against the control
+// plane, with the certificate the control plane trusts, and waits until
+// it is ready.
+func (d *demo) startTollgate(ctx context.Context, e *engine.Engine) error {
+	d.step(3, "starting Tollgate's webhook server on 127.0.0.1:%d (self-signed certificate)", d.cp.WebhookPort)
 	probe, err := freeLocalAddr()
 	if err != nil {
-		cancelServe()
 		return err
 	}
+	serveCtx, cancel := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() {
-		served <- runServe(serveCtx, IOStreams{Out: logs, ErrOut: logs}, serveOptions{
-			policy: pf, kubeconfig: cp.Kubeconfig, certDir: cp.WebhookCertDir,
-			host: "127.0.0.1", port: cp.WebhookPort, metricsAddr: "0", probeAddr: probe,
+		served <- runServe(serveCtx, IOStreams{Out: &d.logs, ErrOut: &d.logs}, serveOptions{
+			policy: d.policy, kubeconfig: d.cp.Kubeconfig, certDir: d.cp.WebhookCertDir,
+			host: "127.0.0.1", port: d.cp.WebhookPort, metricsAddr: "0", probeAddr: probe,
 			releaseNamespace: "tollgate-system", certs: certOptions{mode: "files"},
+			cacheSyncWarning: time.Minute,
 		})
 	}()
-	stopAll = func() {
-		cancelServe()
+	d.stopServe = func() {
+		cancel()
 		select {
 		case <-served:
 		case <-time.After(15 * time.Second):
 		}
 	}
 	if err := waitReady(ctx, probe, served); err != nil {
-		return fmt.Errorf("%w\n--- tollgate serve log ---\n%s", err, logs.String())
-	}
-	fmt.Fprintf(out, "      ready with %d policies\n", len(e.Policies()))
-
-	step(4, "registering the webhooks (ValidatingWebhookConfiguration and MutatingWebhookConfiguration %q)", "tollgate")
-	cs, err := kubernetes.NewForConfig(cp.Config)
-	if err != nil {
 		return err
 	}
-	o := webhookconfig.Defaults()
-	o.URL = fmt.Sprintf("https://127.0.0.1:%d", cp.WebhookPort)
-	o.CABundle = cp.WebhookCA
-	if _, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, webhookconfig.Validating(o), metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	if _, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, webhookconfig.Mutating(o), metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	// The API server picks configurations up from a watch; give it a moment.
-	time.Sleep(1500 * time.Millisecond)
-
-	step(5, "applying %s (%d objects) through the API server", strings.Join(files, ", "), len(docs))
-	// Tollgate's own view of the same objects, to show what its mutators
-	// changed and to check that the API server kept it.
-	local, err := wiring.NewReviewer(engine.NewHolder(e), cfg, staticState(nil, docs), wiring.Deps{})
-	if err != nil {
-		return err
-	}
-	a, err := newApplier(cp.Config)
-	if err != nil {
-		return err
-	}
-	counts := map[string]int{}
-	for _, d := range orderForApply(docs) {
-		line := a.apply(ctx, d, local)
-		counts[line.verdict]++
-		line.print(out)
-	}
-	fmt.Fprintf(out, "      %d admitted, %d mutated, %d denied, %d skipped\n", counts["ADMITTED"], counts["MUTATED"], counts["DENIED"], counts["SKIPPED"])
-
-	step(6, "audit of what is now running")
-	if err := auditDemo(ctx, out, cp.Config, cfg, e); err != nil {
-		fmt.Fprintf(out, "      audit failed: %v\n", err)
-	}
-
-	if keep {
-		path := filepath.Join(os.TempDir(), "tollgate-demo.kubeconfig")
-		if b, err := os.ReadFile(cp.Kubeconfig); err == nil {
-			_ = os.WriteFile(path, b, 0o600)
-		}
-		fmt.Fprintf(out, "\nThe control plane and Tollgate keep running. Try:\n  export KUBECONFIG=%s\n  kubectl get pods -A\nPress Ctrl-C to stop.\n", path)
-		<-ctx.Done()
-	}
-	stopAll()
-	stopped = true
-	if err := cp.Stop(); err != nil {
-		return fmt.Errorf("stopping the control plane: %w", err)
-	}
-	fmt.Fprintln(out, "Stopped Tollgate and the control plane.")
+	fmt.Fprintf(d.out, "      ready with %d policies\n", len(e.Policies()))
 	return nil
+}
+
+// webhooks are Tollgate's webhook configurations for the demo's control
+// plane, as the chart would install them.
+func (d *demo) webhooks() webhookSet {
+	o := webhookconfig.Defaults()
+	o.URL = fmt.Sprintf("https://127.0.0.1:%d", d.cp.WebhookPort)
+	o.CABundle = d.cp.WebhookCA
+	return webhookSet{validating: webhookconfig.Validating(o), mutating: webhookconfig.Mutating(o)}
+}
+
+// registerWebhooks creates Tollgate's webhook configurations and waits
+// until the API server calls both webhooks: it picks configurations up
+// from a watch, so it polls with dry-run creations that only an active
+// webhook answers the way Tollgate does.
+func (d *demo) registerWebhooks(ctx context.Context, cs kubernetes.Interface, hooks webhookSet) error {
+	d.step(5, "registering the webhooks (ValidatingWebhookConfiguration and MutatingWebhookConfiguration %q)", "tollgate")
+	if _, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, hooks.validating, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, hooks.mutating, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := waitForWebhooks(ctx, cs, 30*time.Second); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "      the API server calls both webhooks (after %s)\n", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// wait keeps everything running for kubectl until Ctrl-C.
+func (d *demo) wait(ctx context.Context) {
+	path := filepath.Join(os.TempDir(), "tollgate-demo.kubeconfig")
+	if b, err := os.ReadFile(d.cp.Kubeconfig); err == nil {
+		_ = os.WriteFile(path, b, 0o600)
+	}
+	fmt.Fprintf(d.out, "\nThe control plane and Tollgate keep running. Try:\n  export KUBECONFIG=%s\n  kubectl get pods -A\nPress Ctrl-C to stop.\n", path)
+	<-ctx.Done()
+}
+
+// stop stops Tollgate, then the control plane; it is safe to call twice.
+func (d *demo) stop() error {
+	if d.stopServe != nil {
+		d.stopServe()
+		d.stopServe = nil
+	}
+	if d.cp == nil {
+		return nil
+	}
+	cp := d.cp
+	d.cp = nil
+	return cp.Stop()
+}
+
+func (d *demo) withLogs(err error) error {
+	return fmt.Errorf("%w\n--- control plane and tollgate serve log ---\n%s", err, d.logs.String())
 }
 
 func waitReady(ctx context.Context, probe string, served <-chan error) error {
@@ -235,229 +300,24 @@ func freeLocalAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// orderForApply applies state first (namespaces, then the rest of the
-// cluster state), then everything else, as `kubectl apply -f dir` users do.
-func orderForApply(docs []manifest.Document) []manifest.Document {
-	rank := func(d manifest.Document) int {
-		switch gk := d.Object.GroupKind(); {
-		case gk == kubeobjects.Namespace:
-			return 0
-		case state.IsState(d.Object) && gk != kubeobjects.NodePool:
-			return 1
-		}
-		return 2
-	}
-	out := append([]manifest.Document(nil), docs...)
-	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
-	return out
-}
-
-// applier creates objects through the API server and records warnings.
-type applier struct {
-	dyn      dynamic.Interface
-	mapper   meta.RESTMapper
-	warnings *warningLog
-}
-
-type warningLog struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (w *warningLog) HandleWarningHeader(_ int, _ string, msg string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, msg)
-}
-
-func (w *warningLog) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	m := w.msgs
-	w.msgs = nil
-	return m
-}
-
-func newApplier(cfg *rest.Config) (*applier, error) {
-	w := &warningLog{}
-	c := rest.CopyConfig(cfg)
-	c.WarningHandler = w
-	dyn, err := dynamic.NewForConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	return &applier{dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), warnings: w}, nil
-}
-
-type applyLine struct {
-	verdict string
-	object  string
-	details []string
-}
-
-func (l applyLine) print(w io.Writer) {
-	fmt.Fprintf(w, "      %-8s  %s\n", l.verdict, l.object)
-	for _, d := range l.details {
-		fmt.Fprintf(w, "                %s\n", d)
-	}
-}
-
-func (a *applier) resource(o *kubeobjects.Object) (dynamic.ResourceInterface, error) {
-	m, err := a.mapper.RESTMapping(o.GroupKind(), o.GVK.Version)
-	if err != nil {
-		return nil, err
-	}
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		ns := o.Namespace
-		if ns == "" {
-			ns = "default"
-		}
-		return a.dyn.Resource(m.Resource).Namespace(ns), nil
-	}
-	return a.dyn.Resource(m.Resource), nil
-}
-
-func (a *applier) apply(ctx context.Context, d manifest.Document, local *review.Reviewer) applyLine {
-	o := d.Object
-	line := applyLine{object: o.Ref().String()}
-	ri, err := a.resource(o)
-	if err != nil {
-		line.verdict, line.details = "SKIPPED", []string{fmt.Sprintf("no such API in this cluster: %v", err)}
-		return line
-	}
-	var u unstructured.Unstructured
-	if err := json.Unmarshal(o.Raw, &u.Object); err != nil {
-		line.verdict, line.details = "SKIPPED", []string{err.Error()}
-		return line
-	}
-	a.warnings.take()
-	created, err := ri.Create(ctx, &u, metav1.CreateOptions{})
-	warnings := a.warnings.take()
-	if err != nil {
-		line.verdict = "DENIED"
-		// The reasons, one per line, from Tollgate's own review of the
-		// object; anything else (the API server's own validation) as
-		// the API server said it.
-		if res, rerr := local.Review(ctx, &review.Request{Object: o, Operation: "CREATE", Mutate: true}); rerr == nil && !res.Allowed && strings.Contains(err.Error(), "Tollgate denied") {
-			for _, d := range res.Denied() {
-				line.details = append(line.details, d.Policy+": "+d.Message)
-			}
-			return line
-		}
-		var se apierrors.APIStatus
-		msg := err.Error()
-		if errors.As(err, &se) {
-			msg = se.Status().Message
-		}
-		line.details = []string{msg}
-		return line
-	}
-	line.verdict = "ADMITTED"
-	if review.TargetOf(o) == "" {
-		return line
-	}
-	// What Tollgate's mutators changed, checked against what was stored.
-	if res, err := local.Review(ctx, &review.Request{Object: o, Operation: "CREATE", Mutate: true}); err == nil && len(res.Patch) > 0 {
-		line.verdict = "MUTATED"
-		stored, _ := json.Marshal(created.Object)
-		for _, op := range res.Patch {
-			mark := "kept"
-			if !patchKept(stored, op) {
-				mark = "NOT in the stored object"
-			}
-			line.details = append(line.details, fmt.Sprintf("%s %s %s  (%s)", op.Operation, op.Path, short(op.Value), mark))
+// splitByWebhooks splits the manifests into the cluster state no Tollgate
+// webhook receives (applied first, namespaces before the rest, as
+// `kubectl apply -f dir` users do) and everything else, in file order.
+func splitByWebhooks(docs []manifest.Document, a *applier, hooks webhookSet) (before, after []manifest.Document) {
+	for _, doc := range docs {
+		if state.IsState(doc.Object) && !hooks.receive(a.mapping(doc.Object)) {
+			before = append(before, doc)
+		} else {
+			after = append(after, doc)
 		}
 	}
-	for _, w := range warnings {
-		line.details = append(line.details, "warning: "+w)
-	}
-	return line
+	sort.SliceStable(before, func(i, j int) bool {
+		return before[i].Object.GroupKind() == kubeobjects.Namespace && before[j].Object.GroupKind() != kubeobjects.Namespace
+	})
+	return before, after
 }
 
-// patchKept reports whether a patch operation's result is in the stored
-// object. The API server defaults what Tollgate added (a projected volume's
-// defaultMode, default tolerations), so the stored value must contain the
-// patch's value, not equal it.
-func patchKept(stored []byte, op jsonpatch.Operation) bool {
-	var doc any
-	if json.Unmarshal(stored, &doc) != nil {
-		return false
-	}
-	path := strings.TrimSuffix(op.Path, "/-")
-	cur := doc
-	for _, seg := range strings.Split(strings.TrimPrefix(path, "/"), "/") {
-		seg = strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~")
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[seg]
-		case []any:
-			var i int
-			if _, err := fmt.Sscan(seg, &i); err != nil || i < 0 || i >= len(c) {
-				return false
-			}
-			cur = c[i]
-		default:
-			return false
-		}
-	}
-	if op.Operation == "remove" {
-		return cur == nil
-	}
-	var want any
-	b, _ := json.Marshal(op.Value)
-	_ = json.Unmarshal(b, &want)
-	if strings.HasSuffix(op.Path, "/-") {
-		arr, _ := cur.([]any)
-		return slices.ContainsFunc(arr, func(el any) bool { return contains(el, want) })
-	}
-	return contains(cur, want)
-}
-
-// contains reports whether got holds want: objects key by key, lists
-// element by element (each wanted element in some stored one), scalars
-// equal.
-func contains(got, want any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k, wv := range w {
-			if !contains(g[k], wv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		g, ok := got.([]any)
-		if !ok {
-			return false
-		}
-		for _, we := range w {
-			if !slices.ContainsFunc(g, func(ge any) bool { return contains(ge, we) }) {
-				return false
-			}
-		}
-		return true
-	}
-	return fmt.Sprint(got) == fmt.Sprint(want)
-}
-
-func short(v any) string {
-	b, _ := json.Marshal(v)
-	s := string(b)
-	if len(s) > 100 {
-		s = s[:97] + "..."
-	}
-	return s
-}
-
-// lockedBuffer collects the in-process server's logs, shown only on failure.
+// lockedBuffer collects logs written from several goroutines.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
