@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The pinned OPA CLI and the control plane, built on first use.
-scripts/tools.sh >&2
+scripts/tools.sh opa >&2
 scripts/controlplane.sh >&2
 
 echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -2,12 +2,16 @@
 # Runs every test: unit tests, Rego unit tests, the Pod Security Standards
 # conformance suites, and the end-to-end suite against a real kube-apiserver
 # and etcd (built on first use by scripts/controlplane.sh, about 5 minutes).
+# It installs what it needs itself: the pinned tools (scripts/tools.sh),
+# the control plane (scripts/controlplane.sh) and the Debian packages of the
+# end-to-end suite (scripts/system.sh: chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="${TOLLGATE_TOOLS_DIR:-$PWD/bin}"
 
-scripts/tools.sh
+scripts/tools.sh opa helm kubeconform
 scripts/controlplane.sh
+scripts/system.sh
 
 echo "== go test ./... (unit, Rego, conformance)"
 go test ./...

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the end-to-end suite needs when they are
+# missing: chromium (renders the HTML audit report). Run as root with apt
+# available (CI and a fresh machine of the kind Tollgate is developed on);
+# elsewhere it says what to install and fails, so a test run never fails
+# later for a missing package. Installed packages are kept: a second run
+# installs nothing.
+set -euo pipefail
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "scripts/system.sh: the end-to-end suite needs the Debian packages: ${missing[*]}" >&2
+  echo "  install them (sudo apt-get install --no-install-recommends ${missing[*]}) and run again" >&2
+  exit 1
+fi
+echo "installing Debian packages: ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
