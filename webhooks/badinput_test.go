@@ -22,7 +22,12 @@ func envelope(op, kind, group, ns string, object []byte) []byte {
 
 func serve(t *testing.T, body []byte) (*httptest.ResponseRecorder, map[string]any) {
 	t.Helper()
-	h := Handler(newValidator(t))
+	return serveWith(t, newValidator(t), body)
+}
+
+func serveWith(t *testing.T, v *ValidatingHandler, body []byte) (*httptest.ResponseRecorder, map[string]any) {
+	t.Helper()
+	h := Handler(v)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(body)))
 	var out struct {

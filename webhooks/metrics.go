@@ -70,8 +70,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // observe counts one answered request of a webhook and its duration.
 func (m *Metrics) observe(webhook string, start time.Time, resp admission.Response) {
+	m.observeAs(webhook, start, outcome(resp))
+}
+
+// observeAs counts a request with the given outcome: /mutate admits on a
+// failure, and counts it as the failure.
+func (m *Metrics) observeAs(webhook string, start time.Time, outcome string) {
 	m.Duration.WithLabelValues(webhook).Observe(time.Since(start).Seconds())
-	m.Requests.WithLabelValues(webhook, outcome(resp)).Inc()
+	m.Requests.WithLabelValues(webhook, outcome).Inc()
 }
 
 // outcome is a response's label in tollgate_admission_requests_total.

@@ -7,15 +7,16 @@ package webhooks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"net/http"
 	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
@@ -42,10 +43,10 @@ func (v *ValidatingHandler) handle(ctx context.Context, req admission.Request) a
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("operation " + string(req.Operation) + " is not reviewed")
 	}
-	o, err := decodeObject(req)
-	if errors.Is(err, kubeobjects.ErrUnknownKind) {
+	if !kubeobjects.Known(schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}) {
 		return admission.Allowed("kind " + req.Kind.Kind + " is not reviewed")
 	}
+	o, err := decodeObject(req)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
@@ -53,6 +54,9 @@ func (v *ValidatingHandler) handle(ctx context.Context, req admission.Request) a
 	if req.Operation == admissionv1.Update {
 		if old, err = decodeOld(req); err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
+		}
+		if old.GVK != o.GVK {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("the old object of %s is %s %s", o.Ref(), gvkString(old.GVK), old.Ref()))
 		}
 		if !updateReviewed(req, o, old) {
 			return admission.Allowed("update does not change what Tollgate reviews")
@@ -64,6 +68,9 @@ func (v *ValidatingHandler) handle(ctx context.Context, req admission.Request) a
 		Operation: string(req.Operation),
 		User:      req.UserInfo,
 	})
+	if review.IsInputError(err) {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reviewing %s: %w", o.Ref(), err))
 	}
@@ -95,14 +102,26 @@ func toResponse(res *review.Result) admission.Response {
 }
 
 // decodeObject decodes the request's object. Objects created through a
-// namespaced URL may omit metadata.namespace; the request carries it.
+// namespaced URL may omit metadata.namespace; the request carries it. An
+// object that is not what the request says (another kind, another
+// namespace) is refused: the API server never sends one, so whoever did is
+// not the API server, and an allow would be a bypass.
 func decodeObject(req admission.Request) (*kubeobjects.Object, error) {
-	o, err := kubeobjects.DecodeAs(req.Object.Raw, schema.GroupVersionKind(req.Kind))
+	want := schema.GroupVersionKind(req.Kind)
+	o, err := kubeobjects.DecodeAs(req.Object.Raw, want)
+	if errors.Is(err, kubeobjects.ErrUnknownKind) {
+		var tm struct{ APIVersion, Kind string }
+		_ = json.Unmarshal(req.Object.Raw, &tm)
+		return nil, fmt.Errorf("request.kind is %s but the object is %s %s", gvkString(want), tm.APIVersion, tm.Kind)
+	}
 	if err != nil {
-		if errors.Is(err, kubeobjects.ErrUnknownKind) {
-			return nil, err
-		}
 		return nil, fmt.Errorf("decoding %s %s/%s: %w", req.Kind.Kind, req.Namespace, req.Name, err)
+	}
+	if o.GVK != want {
+		return nil, fmt.Errorf("request.kind is %s but the object is %s", gvkString(want), gvkString(o.GVK))
+	}
+	if o.Namespace != "" && o.Namespace != req.Namespace {
+		return nil, fmt.Errorf("%s: metadata.namespace %q is not the request's namespace %q", o.Ref(), o.Namespace, req.Namespace)
 	}
 	if o.Namespace == "" {
 		o.Namespace = req.Namespace
@@ -111,6 +130,11 @@ func decodeObject(req admission.Request) (*kubeobjects.Object, error) {
 		o.Name = req.Name
 	}
 	return o, nil
+}
+
+// gvkString is a kind as apiVersion and kind read: "apps/v1 Deployment".
+func gvkString(gvk schema.GroupVersionKind) string {
+	return gvk.GroupVersion().String() + " " + gvk.Kind
 }
 
 func decodeOld(req admission.Request) (*kubeobjects.Object, error) {

@@ -38,7 +38,9 @@ func (p *pass) input(ctx context.Context, o *kubeobjects.Object) (ast.Value, *Ga
 		objVal, err = astjson.ParseKubernetesObject(o.Raw)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("converting %s: %w", o.Ref(), err)
+		// The object's own JSON is what cannot be read (nesting past
+		// astjson's bound, invalid UTF-8): the object's fault.
+		return nil, nil, &InputError{Object: o.Ref().String(), Msg: err.Error()}
 	}
 	obj, ok := objVal.(ast.Object)
 	if !ok {

@@ -121,6 +121,9 @@ func (r *Reviewer) admit(ctx context.Context, req *Request) (*pass, *Result, err
 	if res.Exempt != "" {
 		return nil, res, nil
 	}
+	if err := r.checkInput(o); err != nil {
+		return nil, nil, err
+	}
 	p := &pass{r: r, req: req, target: target, state: snapshot{Reader: r.state}}
 	if o.Namespace != "" {
 		ns, err := p.state.Namespace(ctx, o.Namespace)
@@ -130,6 +133,17 @@ func (r *Reviewer) admit(ctx context.Context, req *Request) (*pass, *Result, err
 		p.ns = ns
 	}
 	return p, nil, nil
+}
+
+// checkInput refuses an object Tollgate cannot judge (badinput.go).
+func (r *Reviewer) checkInput(o *kubeobjects.Object) error {
+	if p := o.Pod(); p != nil {
+		return r.checkGPUCounts(o.Ref().String(), &p.Spec, "spec")
+	}
+	if t, path := o.Template(); t != nil {
+		return r.checkGPUCounts(o.Ref().String(), &t.Spec, path+".spec")
+	}
+	return nil
 }
 
 func newResult(o *kubeobjects.Object) *Result {

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
@@ -100,7 +101,7 @@ func (g GPUCounter) PodGPUs(spec *corev1.PodSpec) float64 {
 func (g GPUCounter) eachGPU(r *corev1.ResourceRequirements, f func(corev1.ResourceName, float64)) {
 	for name, q := range r.Requests {
 		if _, ok := g.Weight(name); ok {
-			f(name, q.AsApproximateFloat64())
+			f(name, gpuCount(q))
 		}
 	}
 	for name, q := range r.Limits {
@@ -108,9 +109,19 @@ func (g GPUCounter) eachGPU(r *corev1.ResourceRequirements, f func(corev1.Resour
 			continue
 		}
 		if _, ok := g.Weight(name); ok {
-			f(name, q.AsApproximateFloat64())
+			f(name, gpuCount(q))
 		}
 	}
+}
+
+// maxGPUCount caps a count read from a running pod: the API server
+// stores 1e70000 GPUs, which as a float64 is +Inf and breaks every sum
+// after it. 2^53 is where float64 stops being exact; a namespace holding
+// such a pod is over any quota either way.
+const maxGPUCount = 1 << 53
+
+func gpuCount(q resource.Quantity) float64 {
+	return min(q.AsApproximateFloat64(), maxGPUCount)
 }
 
 // RequestsGPUs reports whether any container of a pod asks for a GPU.
