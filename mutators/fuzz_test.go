@@ -28,7 +28,7 @@ func FuzzChain(f *testing.F) {
 		if json.Unmarshal(podJSON, &pod) != nil {
 			return
 		}
-		pod.TypeMeta.APIVersion, pod.TypeMeta.Kind = "v1", "Pod"
+		pod.APIVersion, pod.Kind = "v1", "Pod"
 		pod.Namespace = "fuzz"
 		raw, err := json.Marshal(&pod)
 		if err != nil {

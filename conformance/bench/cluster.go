@@ -276,7 +276,12 @@ func (c *Cluster) Capture(ctx context.Context, corpus Corpus) error {
 			bodies = append(bodies, b)
 		}))
 	}()
-	defer func() { stop(); <-served }()
+	defer func() {
+		stop()
+		if err := <-served; err != nil {
+			fmt.Fprintf(os.Stderr, "bench: the bare decoder: %v\n", err)
+		}
+	}()
 
 	o := c.webhookOptions(c.CP.WebhookPort)
 	vwc := webhookconfig.Validating(o)

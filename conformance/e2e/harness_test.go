@@ -89,7 +89,11 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	defer cp.Stop()
+	defer func() {
+		if err := cp.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: stopping the control plane: %v\n", err)
+		}
+	}()
 	fmt.Fprintf(os.Stderr, "e2e: control plane up in %s\n", time.Since(start).Round(time.Millisecond))
 	env.cp = cp
 	quiet := rest.CopyConfig(cp.Config)

@@ -264,7 +264,11 @@ func TestReinvocationWithAnotherMutatingWebhook(t *testing.T) {
 	if _, err := ar.MutatingWebhookConfigurations().Create(context.Background(), cfg, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	defer ar.MutatingWebhookConfigurations().Delete(context.Background(), cfg.Name, metav1.DeleteOptions{})
+	defer func() {
+		if err := ar.MutatingWebhookConfigurations().Delete(context.Background(), cfg.Name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("removing the second mutating webhook: %v", err)
+		}
+	}()
 	time.Sleep(2 * time.Second)
 	ns := namespace(map[string]string{"e2e-sidecar": "on"})
 	serviceAccount(t, ns, "vllm-sa", "arn:aws:iam::123456789012:role/vllm-pod-role")

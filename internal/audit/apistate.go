@@ -37,7 +37,6 @@ type APIState struct {
 
 	mu    sync.Mutex
 	cache map[string]*lazy // "namespaces", "serviceaccounts/<ns>", ...
-	usage *state.GPUUsage
 }
 
 var _ state.Reader = (*APIState)(nil)

@@ -38,7 +38,7 @@ func TestLoad(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"pss: {levle: baseline}\n", `unknown field "pss.levle"`},
+		{"pss: {levle: baseline}\n", `unknown field "pss.levle"`}, //nolint:misspell // the misspelled key is the case
 		{"pss: {level: strict}\n", `pss.level "strict"`},
 		{"pss: {version: 1.x}\n", "pss.version"},
 		{"actions: {pss: block}\n", `actions[pss]: unknown action "block"`},

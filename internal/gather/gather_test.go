@@ -3,8 +3,9 @@ package gather
 import (
 	"context"
 	"encoding/json"
-	"github.com/open-policy-agent/opa/v1/ast"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"

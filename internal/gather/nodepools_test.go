@@ -1,9 +1,10 @@
 package gather
 
 import (
-	"github.com/open-policy-agent/opa/v1/ast"
 	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 )

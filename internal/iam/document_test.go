@@ -75,7 +75,7 @@ func TestParseDocumentErrors(t *testing.T) {
 		{"trailing data", `{"Statement":[]} {}`, []string{"unexpected data after the JSON object"}},
 		{"no statement", `{"Version":"2012-10-17"}`, []string{"Statement is missing"}},
 		{"bad version", `{"Version":"2012-10-18","Statement":[]}`, []string{`Version: want "2012-10-17" or "2008-10-17", got "2012-10-18"`}},
-		{"unknown element", `{"Statment":[]}`, []string{`unknown element "Statment"`}},
+		{"unknown element", `{"Statment":[]}`, []string{`unknown element "Statment"`}}, //nolint:misspell // the misspelled element is the case
 		{"statement is a string", `{"Statement":"Allow"}`, []string{"Statement: want an object or a list of objects, got a string"}},
 		{"statement entry is a list", `{"Statement":[[]]}`, []string{"Statement[0]: want an object, got a list"}},
 		{"lower-case effect", `{"Statement":[{"Effect":"allow","Action":"s3:GetObject","Resource":"*"}]}`, []string{`Statement[0].Effect: want "Allow" or "Deny", got "allow"`}},

@@ -1,16 +1,15 @@
 package kubeobjects
 
 import (
-	"fmt"
-	"reflect"
-
 	"encoding/json"
 	"errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func decode(t *testing.T, s string) *Object {

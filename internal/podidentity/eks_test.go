@@ -153,7 +153,9 @@ func TestEKSAssociations(t *testing.T) {
 	fake.fail = true
 	fake.mu.Unlock()
 	clk.Add(6 * time.Minute)
-	src.Association(ctx, "ai", "vllm")
+	if _, _, err := src.Association(ctx, "ai", "vllm"); err != nil {
+		t.Fatalf("a failing background refresh must not fail the lookup: %v", err)
+	}
 	if r := <-src.read(); r.Err == nil || !strings.Contains(r.Err.Error(), "reading the Pod Identity associations of EKS cluster ml") {
 		t.Errorf("refresh error %v", r.Err)
 	}

@@ -76,14 +76,14 @@ type demo struct {
 	logs lockedBuffer
 	cp   *controlplane.ControlPlane
 	// stopServe stops the in-process webhook server and waits for it.
-	stopServe func()
+	stopServe func() error
 }
 
 func (d *demo) step(n int, format string, args ...any) {
 	fmt.Fprintf(d.out, "[%d/7] %s\n", n, fmt.Sprintf(format, args...))
 }
 
-func (d *demo) run(ctx context.Context) error {
+func (d *demo) run(ctx context.Context) (err error) {
 	// Before anything logs through controller-runtime (the control plane
 	// does, and a first build takes minutes): otherwise controller-runtime
 	// prints its "log.SetLogger(...) was never called" trace.
@@ -96,7 +96,8 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer d.stop()
+	// On an early return; after a clean run everything is stopped already.
+	defer func() { err = errors.Join(err, d.stop()) }()
 	if err := d.startControlPlane(); err != nil {
 		return err
 	}
@@ -199,11 +200,16 @@ func (d *demo) startTollgate(ctx context.Context, e *engine.Engine) error {
 			cacheSyncWarning: time.Minute,
 		})
 	}()
-	d.stopServe = func() {
+	d.stopServe = func() error {
 		cancel()
 		select {
-		case <-served:
+		case err := <-served:
+			if err != nil {
+				return fmt.Errorf("tollgate serve: %w", err)
+			}
+			return nil
 		case <-time.After(15 * time.Second):
+			return errors.New("tollgate serve did not stop within 15s")
 		}
 	}
 	if err := waitReady(ctx, probe, served); err != nil {
@@ -244,9 +250,14 @@ func (d *demo) registerWebhooks(ctx context.Context, cs kubernetes.Interface, ho
 
 // wait keeps everything running for kubectl until Ctrl-C.
 func (d *demo) wait(ctx context.Context) {
+	// A copy at a fixed path, so that the command below stays the same.
 	path := filepath.Join(os.TempDir(), "tollgate-demo.kubeconfig")
-	if b, err := os.ReadFile(d.cp.Kubeconfig); err == nil {
-		_ = os.WriteFile(path, b, 0o600)
+	b, err := os.ReadFile(d.cp.Kubeconfig)
+	if err == nil {
+		err = os.WriteFile(path, b, 0o600)
+	}
+	if err != nil {
+		path = d.cp.Kubeconfig
 	}
 	fmt.Fprintf(d.out, "\nThe control plane and Tollgate keep running. Try:\n  export KUBECONFIG=%s\n  kubectl get pods -A\nPress Ctrl-C to stop.\n", path)
 	<-ctx.Done()
@@ -254,16 +265,16 @@ func (d *demo) wait(ctx context.Context) {
 
 // stop stops Tollgate, then the control plane; it is safe to call twice.
 func (d *demo) stop() error {
+	var errs []error
 	if d.stopServe != nil {
-		d.stopServe()
+		errs = append(errs, d.stopServe())
 		d.stopServe = nil
 	}
-	if d.cp == nil {
-		return nil
+	if d.cp != nil {
+		errs = append(errs, d.cp.Stop())
+		d.cp = nil
 	}
-	cp := d.cp
-	d.cp = nil
-	return cp.Stop()
+	return errors.Join(errs...)
 }
 
 func (d *demo) withLogs(err error) error {

@@ -60,7 +60,8 @@ func setupSelfSigned(ctx context.Context, rc *rest.Config, mgr ctrl.Manager, o s
 		return err
 	}
 	cm := &certs.Manager{
-		Client:   direct,
+		Client: direct,
+		//nolint:staticcheck // the recorders Tollgate passes take core/v1 Events (record.EventRecorder); events/v1 is a change of its own
 		Recorder: mgr.GetEventRecorderFor("tollgate"),
 		Log:      log.WithName("certs"),
 		Opts: certs.Options{

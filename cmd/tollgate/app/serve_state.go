@@ -82,10 +82,11 @@ func watchBundles(mgr ctrl.Manager, holder *engine.Holder, cfg *config.Config, o
 		return err
 	}
 	w := &bundlewatch.Watcher{
-		Dirs:     o.policy.bundles,
-		Holder:   holder,
-		Log:      log.WithName("bundle"),
-		Metrics:  m,
+		Dirs:    o.policy.bundles,
+		Holder:  holder,
+		Log:     log.WithName("bundle"),
+		Metrics: m,
+		//nolint:staticcheck // the recorders Tollgate passes take core/v1 Events (record.EventRecorder); events/v1 is a change of its own
 		Recorder: mgr.GetEventRecorderFor("tollgate"),
 		Build: func(ctx context.Context) (*engine.Engine, error) {
 			return wiring.NewEngine(ctx, cfg, o.policy.bundles)

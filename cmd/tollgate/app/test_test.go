@@ -67,7 +67,7 @@ func TestMalformedSuites(t *testing.T) {
 	head := "apiVersion: tollgate.dev/v1alpha1\nkind: PolicyTest\nmetadata: {name: s}\n"
 	pod := "{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: c, image: i}]}}"
 	for i, tc := range []struct{ name, suite, want string }{
-		{"unknown key", head + "cases:\n- name: a\n  object: " + pod + "\n  expect: {alowed: true}\n", "s0.yaml:7: field alowed not found in type policytest.Expect"},
+		{"unknown key", head + "cases:\n- name: a\n  object: " + pod + "\n  expect: {alowed: true}\n", "s0.yaml:7: field alowed not found in type policytest.Expect"}, //nolint:misspell // the misspelled key is the case
 		{"missing file", head + "cases:\n- name: a\n  file: nope.yaml\n", "s1.yaml:5: case \"a\": "},
 		{"both file and object", head + "cases:\n- name: a\n  file: x.yaml\n  object: " + pod + "\n", "give exactly one of file and object"},
 		{"bad regex", head + "cases:\n- name: a\n  object: " + pod + "\n  expect: {messages: ['(']}\n", "regular expression \"(\""},
