@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 func TestDecoder(t *testing.T) {
@@ -42,13 +43,17 @@ func TestDecoder(t *testing.T) {
 
 // TestSeparatorsLikeKubectl: a stream is refused for its separator lines
 // exactly when kubectl's reader (k8s.io/apimachinery/pkg/util/yaml
-// YAMLReader) refuses it.
+// YAMLReader) refuses it, and where both read it they read the same
+// documents.
 func TestSeparatorsLikeKubectl(t *testing.T) {
 	for _, in := range []string{
 		"a: 1\n---\nb: 2\n",
 		"a: 1\n--- # comment\nb: 2\n",
 		"a: 1\n---   \t\nb: 2\n",
 		"a: 1\r\n---\r\nb: 2\r\n",
+		"a: 1\n---#comment\nb: 2\n",
+		"a: 1\n---\u00a0\nb: 2\n",
+		"a: 1\n---\u00a0# c\nb: 2\n",
 		"--- {kind: Pod}\n",
 		"a: 1\n--- {kind: Pod}\n",
 		"a: 1\n---x\n",
@@ -58,23 +63,70 @@ func TestSeparatorsLikeKubectl(t *testing.T) {
 		"a: |\n  --- not a separator: indented\n",
 		"a: 1\n  --- b\n",
 	} {
+		var kubectl []string
 		kubectlErr := func() error {
 			r := k8syaml.NewYAMLReader(bufio.NewReader(strings.NewReader(in)))
 			for {
-				_, err := r.Read()
+				chunk, err := r.Read()
 				if errors.Is(err, io.EOF) {
 					return nil
 				}
 				if err != nil {
 					return err
 				}
+				j, err := sigsyaml.YAMLToJSON(chunk)
+				if err != nil {
+					return err
+				}
+				if string(j) != "null" {
+					kubectl = append(kubectl, string(j))
+				}
 			}
 		}()
-		_, err := NewDecoder("f.yaml", []byte(in)).Next()
-		ours := err != nil && strings.Contains(err.Error(), "content on the document separator line")
-		if ours != (kubectlErr != nil) {
+		var ours []string
+		dec := NewDecoder("f.yaml", []byte(in))
+		var err error
+		for {
+			var raw RawDocument
+			if raw, err = dec.Next(); err != nil {
+				break
+			}
+			j, jerr := ToJSON(raw.Node)
+			if jerr != nil {
+				err = jerr
+				break
+			}
+			ours = append(ours, string(j))
+		}
+		refused := !errors.Is(err, io.EOF)
+		sepRefused := refused && strings.Contains(err.Error(), "content on the document separator line")
+		if sepRefused != (kubectlErr != nil) {
 			t.Errorf("%q: kubectl %v, Tollgate %v", in, kubectlErr, err)
 		}
+		if !refused && kubectlErr == nil && strings.Join(ours, " ") != strings.Join(kubectl, " ") {
+			t.Errorf("%q: kubectl reads %v, Tollgate %v", in, kubectl, ours)
+		}
+	}
+}
+
+// TestMarkerAfterOtherLineBreak: YAML breaks lines at a lone CR, NEL, LS
+// and PS, kubectl only at LF; a document marker after one of those would
+// be a document to Tollgate and not to kubectl.
+func TestMarkerAfterOtherLineBreak(t *testing.T) {
+	for _, in := range []string{
+		"a: 1\r--- {kind: Pod}\n",
+		"a: 1\r---\rb: 2\n",
+		"a: 1\u2028---\nb: 2\n",
+		"a: 1\u0085...\n",
+	} {
+		_, err := NewDecoder("f.yaml", []byte(in)).Next()
+		if err == nil || !strings.Contains(err.Error(), "kubectl does not") {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+	// A lone CR elsewhere is a line break for the line numbers only.
+	if _, err := NewDecoder("f.yaml", []byte("a: 1\rb: 2\n")).Next(); err != nil {
+		t.Error(err)
 	}
 }
 

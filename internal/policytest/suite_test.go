@@ -174,7 +174,7 @@ func TestLoadErrors(t *testing.T) {
 		{"two objects", map[string]string{"s.yaml": c("  file: two.yaml\n"), "two.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\n"}, `case "a": 2 objects; a case reviews exactly one`},
 		{"kind not reviewed", map[string]string{"s.yaml": c("  object: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n")}, `case "a": ConfigMap c is not a kind Tollgate reviews`},
 		{"bad inline object", map[string]string{"s.yaml": c("  object: {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containerz: []}}\n")}, `s.yaml:5: case "a": `},
-		{"bad quantity in an inline object", map[string]string{"s.yaml": c("  object:\n    apiVersion: v1\n    kind: Pod\n    metadata: {name: p}\n    spec:\n      containers:\n      - {name: c, resources: {limits: {cpu: 1x}}}\n")}, `field spec.containers[0].resources.limits.cpu (line 12)`},
+		{"bad quantity in an inline object", map[string]string{"s.yaml": c("  object:\n    apiVersion: v1\n    kind: Pod\n    metadata: {name: p}\n    spec:\n      containers:\n      - {name: c, resources: {limits: {cpu: 1x}}}\n")}, `field spec.containers[0].resources.limits.cpu: quantities must match the regular expression`}, {"bad quantity suffix in an inline object", map[string]string{"s.yaml": c("  object:\n    apiVersion: v1\n    kind: Pod\n    metadata: {name: p}\n    spec:\n      containers:\n      - {name: c, resources: {limits: {cpu: 1mi}}}\n")}, `Pod p: field spec.containers[0].resources.limits.cpu: unable to parse quantity's suffix (value "1mi", line 12)`},
 		{"bad case file", map[string]string{"s.yaml": c("  file: bad.yaml\n"), "bad.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: a, name: b}\n"}, `bad.yaml:1 (document 1): line 3: duplicate key "name"`},
 		{"bad glob", map[string]string{"s.yaml": c(obj + "  expect: {includes: ['[']}\n")}, `:5: case "a": expect: glob "["`},
 		{"bad regex", map[string]string{"s.yaml": c(obj + "  expect: {warnings: ['(']}\n")}, `case "a": expect: regular expression "("`},
@@ -207,13 +207,17 @@ func TestLoadErrors(t *testing.T) {
 // TestLoadEmptyDocumentsFirst: empty documents before the suite do not
 // shift what is decoded, or the lines.
 func TestLoadEmptyDocumentsFirst(t *testing.T) {
-	dir := write(t, map[string]string{"s.yaml": "---\n# nothing\n---\n" + head + "cases:\n- name: a\n  object: " + pod + "\n---\n"})
-	s, err := Load(filepath.Join(dir, "s.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Metadata.Name != "s" || len(s.Cases) != 1 || s.Cases[0].Line != 8 {
-		t.Errorf("suite %+v", s)
+	// "---#note" is a separator to kubectl (and so to Tollgate), not to
+	// YAML: the suite is decoded from the decoder's text.
+	for _, sep := range []string{"---", "---#note"} {
+		dir := write(t, map[string]string{"s.yaml": sep + "\n# nothing\n" + sep + "\n" + head + "cases:\n- name: a\n  object: " + pod + "\n---\n"})
+		s, err := Load(filepath.Join(dir, "s.yaml"))
+		if err != nil {
+			t.Fatalf("%s: %v", sep, err)
+		}
+		if s.Metadata.Name != "s" || len(s.Cases) != 1 || s.Cases[0].Line != 8 {
+			t.Errorf("%s: suite %+v", sep, s)
+		}
 	}
 }
 
