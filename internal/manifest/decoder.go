@@ -38,7 +38,6 @@ type RawDocument struct {
 // keys must be unique in every document.
 type Decoder struct {
 	source string
-	stream []byte
 	dec    *yaml.Decoder
 	// seps are the lines of the document separators, for the start line
 	// of a document that fails to parse.
@@ -54,56 +53,44 @@ type Decoder struct {
 
 // NewDecoder returns a decoder of b; source names it in errors.
 func NewDecoder(source string, b []byte) *Decoder {
-	d := &Decoder{source: source}
-	d.stream = d.scan(b)
-	d.dec = yaml.NewDecoder(bytes.NewReader(d.stream))
+	d := &Decoder{source: source, dec: yaml.NewDecoder(bytes.NewReader(b))}
+	d.scan(b)
 	return d
 }
 
-// Text is the stream as the YAML parser reads it: the input with each of
-// kubectl's separator lines written "---". Its lines are the input's.
-func (d *Decoder) Text() []byte { return d.stream }
-
-// scan records the separator lines, refuses content on one, and returns
-// the text for the YAML parser. kubectl splits the input at lines that
-// start with "---" followed by nothing but white space or a comment
-// (YAMLReader trims with strings.TrimSpace); YAML's own marker is "---"
-// followed by a YAML blank, so "---#note" or "---" and a no-break space
-// would be content to it: such lines are written "---" for the parser.
+// scan records the separator lines and refuses those that kubectl and
+// the YAML parser read differently. kubectl splits the input at lines
+// that start with "---" and hold nothing else but white space or a
+// comment (YAMLReader.Read trims with strings.TrimSpace, and keeps such a
+// line as content when no document precedes it); YAML's marker is "---"
+// followed by a space, a tab or the line's end, and its comments start
+// after a space or a tab. A line that only one of them reads as a
+// separator is refused: "---#note" or "---" and a no-break space.
 // kubectl splits lines at "\n" only; the YAML parser also breaks them at a
 // lone "\r", NEL, LS and PS, and a marker after one of those would be a
-// document to YAML but not to kubectl, so it is refused. The line numbers
-// kept here are the YAML parser's.
-func (d *Decoder) scan(b []byte) []byte {
-	out := b
+// document to YAML but not to kubectl, so it is refused too. The line
+// numbers kept here are the YAML parser's.
+func (d *Decoder) scan(b []byte) {
 	line := 1
-	for off := 0; off < len(b); {
-		l := b[off:]
-		next := len(b)
-		if i := bytes.IndexByte(l, '\n'); i >= 0 {
-			l, next = l[:i], off+i+1
-		}
+	for len(b) > 0 {
+		var l []byte
+		l, b, _ = bytes.Cut(b, []byte("\n"))
 		if bytes.HasPrefix(l, []byte("---")) {
-			rest := bytes.TrimSpace(l[3:])
-			if len(rest) > 0 && rest[0] != '#' {
+			rest := bytes.TrimSuffix(l[3:], []byte("\r"))
+			if k := bytes.TrimSpace(rest); len(k) > 0 && k[0] != '#' {
 				d.err = d.streamError(line, "content on the document separator line (%s): kubectl refuses it; start the document on the line after \"---\"", clip(string(bytes.TrimRight(l, "\r")), 60))
-				return b
+				return
+			}
+			if y := bytes.TrimLeft(rest, " \t"); len(y) > 0 && (y[0] != '#' || len(y) == len(rest)) {
+				d.err = d.streamError(line, "document separator line %s: kubectl and YAML read it differently; write \"---\" or \"--- # comment\"", clip(string(bytes.TrimRight(l, "\r")), 60))
+				return
 			}
 			d.seps = append(d.seps, line)
-			if len(l) > 3 {
-				if &out[0] == &b[0] {
-					out = bytes.Clone(b)
-				}
-				// Blanks keep the length, so offsets stay the input's.
-				for i := off + 3; i < off+len(l); i++ {
-					out[i] = ' '
-				}
-			}
 		}
 		for i, p := range yamlLines(l) {
 			if i > 0 && (bytes.HasPrefix(p, []byte("---")) || bytes.HasPrefix(p, []byte("..."))) {
 				d.err = d.streamError(len(d.lines)+1, "a document marker (%s) after a line break other than \"\\n\" (a lone \"\\r\", NEL, LS or PS): YAML starts a document there, kubectl does not", clip(string(p), 20))
-				return b
+				return
 			}
 			d.lines = append(d.lines, p)
 			if bytes.IndexByte(p, '!') >= 0 {
@@ -114,9 +101,7 @@ func (d *Decoder) scan(b []byte) []byte {
 			}
 		}
 		line = len(d.lines) + 1
-		off = next
 	}
-	return out
 }
 
 // streamError is a problem of the stream rather than of one document.

@@ -2,11 +2,13 @@ package manifest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -51,9 +53,6 @@ func TestSeparatorsLikeKubectl(t *testing.T) {
 		"a: 1\n--- # comment\nb: 2\n",
 		"a: 1\n---   \t\nb: 2\n",
 		"a: 1\r\n---\r\nb: 2\r\n",
-		"a: 1\n---#comment\nb: 2\n",
-		"a: 1\n---\u00a0\nb: 2\n",
-		"a: 1\n---\u00a0# c\nb: 2\n",
 		"--- {kind: Pod}\n",
 		"a: 1\n--- {kind: Pod}\n",
 		"a: 1\n---x\n",
@@ -99,12 +98,30 @@ func TestSeparatorsLikeKubectl(t *testing.T) {
 			ours = append(ours, string(j))
 		}
 		refused := !errors.Is(err, io.EOF)
-		sepRefused := refused && strings.Contains(err.Error(), "content on the document separator line")
+		sepRefused := refused && strings.Contains(err.Error(), "separator line")
 		if sepRefused != (kubectlErr != nil) {
 			t.Errorf("%q: kubectl %v, Tollgate %v", in, kubectlErr, err)
 		}
 		if !refused && kubectlErr == nil && strings.Join(ours, " ") != strings.Join(kubectl, " ") {
 			t.Errorf("%q: kubectl reads %v, Tollgate %v", in, kubectl, ours)
+		}
+	}
+}
+
+// TestSeparatorsReadApart: lines that kubectl reads as a separator and
+// YAML does not, or the other way round, are refused: the two readers
+// would not see the same documents.
+func TestSeparatorsReadApart(t *testing.T) {
+	for _, in := range []string{
+		"a: 1\n---#comment\nb: 2\n",
+		"---#comment\nb: 2\n",
+		"a: 1\n---\u00a0\nb: 2\n",
+		"a: 1\n--- \u00a0#c: x\n",
+		"a: 1\n---\t\u2003\nb: 2\n",
+	} {
+		_, err := NewDecoder("f.yaml", []byte(in)).Next()
+		if err == nil || !strings.Contains(err.Error(), "kubectl and YAML read it differently") {
+			t.Errorf("%q: %v", in, err)
 		}
 	}
 }
@@ -156,4 +173,91 @@ func TestNonSpecificTag(t *testing.T) {
 			t.Errorf("%q: refused %v, want %v (%v)", tc.in, refused, tc.refused, err)
 		}
 	}
+}
+
+// kubectlDocuments reads a stream as kubectl apply -f does
+// (k8s.io/cli-runtime resource.StreamVisitor): a YAMLOrJSONDecoder into
+// RawExtensions, empty and null documents skipped.
+func kubectlDocuments(b []byte) ([]string, error) {
+	d := k8syaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+	var out []string
+	for {
+		var ext runtime.RawExtension
+		if err := d.Decode(&ext); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return out, err
+		}
+		raw := bytes.TrimSpace(ext.Raw)
+		if len(raw) == 0 || string(raw) == "null" {
+			continue
+		}
+		out = append(out, string(raw))
+	}
+}
+
+// FuzzDecoderLikeKubectl: Tollgate never reads other objects than kubectl
+// would apply from the same bytes. It may refuse what kubectl reads
+// (duplicate keys, content it cannot place) and read what kubectl
+// refuses (nothing is applied then), but where both read a stream they
+// read the same documents with the same JSON: no document dropped, none
+// added, no value read otherwise.
+func FuzzDecoderLikeKubectl(f *testing.F) {
+	for _, s := range []string{
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\n",
+		"--- {apiVersion: v1, kind: Pod}\n",
+		"a: 1\n---#note\nb: 2\n",
+		"a: 1\n...\nb: 2\n",
+		"a: 1\r--- {kind: Pod}\n",
+		"{\"a\": 1}\n{\"b\": 2}\n",
+		"# c\n---\n---\nx: [yes, on, 0x1F, 1_000, 2001-01-01]\n",
+		"a: &x {p: 1}\nb: {<<: *x, q: 2}\n",
+		"a: 1\n  --- b\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ours []string
+		dec := NewDecoder("f.yaml", b)
+		for {
+			raw, err := dec.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return
+			}
+			j, err := ToJSON(raw.Node)
+			if err != nil {
+				return
+			}
+			ours = append(ours, string(j))
+		}
+		theirs, err := kubectlDocuments(b)
+		if err != nil {
+			return
+		}
+		// Only objects are applied (and reviewed): a scalar or a sequence
+		// document is an error for both (Parse: "not an object").
+		ours, theirs = onlyObjects(ours), onlyObjects(theirs)
+		if len(ours) != len(theirs) {
+			t.Fatalf("input %q:\nTollgate reads %d documents %v\nkubectl reads  %d %v", b, len(ours), ours, len(theirs), theirs)
+		}
+		for i := range ours {
+			if !sameJSON(ours[i], theirs[i]) {
+				t.Fatalf("input %q, document %d:\nTollgate reads %s\nkubectl reads  %s", b, i+1, ours[i], theirs[i])
+			}
+		}
+	})
+}
+
+func onlyObjects(docs []string) []string {
+	var out []string
+	for _, d := range docs {
+		if strings.HasPrefix(d, "{") {
+			out = append(out, d)
+		}
+	}
+	return out
 }

