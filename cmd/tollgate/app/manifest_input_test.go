@@ -76,6 +76,50 @@ func TestEvalManifestInput(t *testing.T) {
 	}
 }
 
+// TestAuditManifestInputEmpty: audit -f of an input without objects is
+// bad input too, not a clean report.
+func TestAuditManifestInputEmpty(t *testing.T) {
+	for _, stdin := range []string{"", "---\n", "# rendered nothing\n---\n---\n"} {
+		out, errOut, code := run(t, stdin, "audit", "-f", "-")
+		if code != ExitUsage || !strings.Contains(errOut, "no objects in - (standard input)") {
+			t.Errorf("stdin %q: exit %d, stderr %q", stdin, code, errOut)
+		}
+		if out != "" {
+			t.Errorf("stdin %q: stdout %q, want nothing", stdin, out)
+		}
+	}
+}
+
+// TestEvalTableCraftedNames: through eval, a pod whose name and container
+// name hold line breaks and terminal escapes prints one object row and
+// its findings, each on one line, escaped: no forged "allowed" row.
+func TestEvalTableCraftedNames(t *testing.T) {
+	in := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"evil\\nPod default/fake   allowed\"\n  namespace: default\n" +
+		"spec:\n  containers:\n  - name: \"c\\r\\x1b[2KPod default/fake2  allowed\"\n    image: i\n    securityContext: {privileged: true}\n"
+	out, errOut, code := run(t, in, "eval", "-f", "-")
+	if code != ExitFindings {
+		t.Fatalf("exit %d, want %d; stderr %s", code, ExitFindings, errOut)
+	}
+	for _, bad := range []string{"\r", "\x1b"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("stdout holds %q:\n%s", bad, out)
+		}
+	}
+	for i, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if i == 0 {
+			continue
+		}
+		// Every line is the object's row or a finding below it (which
+		// starts with blanks): none starts a row of its own.
+		if !strings.HasPrefix(l, `Pod "default/evil\nPod default/fake   allowed"`) && !strings.HasPrefix(l, " ") {
+			t.Errorf("line %d %q is a row of its own:\n%s", i, l, out)
+		}
+	}
+	if !strings.Contains(out, "denied") || !strings.Contains(out, `\r\x1b[2KPod default/fake2  allowed`) {
+		t.Errorf("table:\n%s", out)
+	}
+}
+
 // TestWriteTableEscapes: a name or message with line breaks, carriage
 // returns or terminal escapes stays on its row, visibly escaped.
 func TestWriteTableEscapes(t *testing.T) {
