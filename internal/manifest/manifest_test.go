@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -339,4 +340,28 @@ func yamlLineCount(b []byte) int {
 		}
 	}
 	return n
+}
+
+// BenchmarkParse reads a rendered chart of 500 documents (a Deployment of
+// a GPU inference server each, with comments and empty documents between
+// them) as eval and audit do.
+func BenchmarkParse(b *testing.B) {
+	doc, err := os.ReadFile("../../examples/vllm-deployment.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var in strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&in, "---\n# Source: chart/templates/disabled-%d.yaml\n---\n# Source: chart/templates/deployment-%d.yaml\n", i, i)
+		in.Write(doc)
+	}
+	data := []byte(in.String())
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		docs, errs := Parse("rendered.yaml", data, true)
+		if len(errs) > 0 || len(docs) < 500 {
+			b.Fatalf("%d documents, errors %v", len(docs), errs)
+		}
+	}
 }

@@ -224,15 +224,18 @@ func keyString(k *yaml.Node) (string, error) {
 	case kindBool:
 		return strconv.FormatBool(s.b), nil
 	case kindFloat:
-		switch {
-		case math.IsInf(s.f, 1):
+		// Formatted as float32, a float64 past its range is +Inf too
+		// (sigs.k8s.io/yaml convertToJSONableObject).
+		switch k := strconv.FormatFloat(s.f, 'g', -1, 32); k {
+		case "+Inf":
 			return ".inf", nil
-		case math.IsInf(s.f, -1):
+		case "-Inf":
 			return "-.inf", nil
-		case math.IsNaN(s.f):
+		case "NaN":
 			return ".nan", nil
+		default:
+			return k, nil
 		}
-		return strconv.FormatFloat(s.f, 'g', -1, 32), nil
 	}
 	return "", lineError(k.Line, "mapping key %s: a key must be a string, a number or a boolean", clip(n.Value, 60))
 }

@@ -35,6 +35,7 @@ func TestToJSON(t *testing.T) {
 		{"tags", "a: !!str 12\nb: !!int \"12\"\nc: !!float 1\nd: !custom 5\ne: !!binary aGk=\n", `{"a":"12","b":12,"c":1,"d":"5","e":"hi"}`},
 		{"block scalars", "a: |\n  x\n  y\nb: >\n  p\n  q\n", `{"a":"x\ny\n","b":"p q\n"}`},
 		{"key kinds", "1: a\ntrue: b\n1.5: c\n", `{"1":"a","true":"b","1.5":"c"}`},
+		{"float keys past float32", "7e38: a\n-7e38: b\n", `{".inf":"a","-.inf":"b"}`},
 		{"anchors", "a: &x {p: 1}\nb: *x\n", `{"a":{"p":1},"b":{"p":1}}`},
 		{"merge then override", "base: &b {image: a, name: x}\nc:\n  <<: *b\n  image: b\n", `{"base":{"image":"a","name":"x"},"c":{"image":"b","name":"x"}}`},
 		{"override then merge: yaml.v2 lets the merge win", "base: &b {image: a}\nc:\n  image: b\n  <<: *b\n", `{"base":{"image":"a"},"c":{"image":"a"}}`},
