@@ -246,9 +246,12 @@ func isNull(n *yaml.Node) bool {
 }
 
 // checkKeys refuses a mapping that has a key twice, in n and below (an
-// anchored node is checked where it is defined). kubectl's strict
-// decoding and kustomize refuse duplicate keys, and readers disagree
-// about which value wins, so Tollgate cannot review such an object.
+// anchored node is checked where it is defined). Strict decoding
+// (sigs.k8s.io/yaml YAMLToJSONStrict, kustomize, kubectl -k: "mapping key
+// already defined at line N") refuses duplicate keys, while plain kubectl
+// -f keeps the last value and sends it (kubernetes/kubernetes#125885,
+// #99286): readers disagree about which value wins, so Tollgate cannot
+// know the object it would review and refuses it.
 // Keys are compared as JSON keys: 1 and "1" are the same key.
 func checkKeys(n *yaml.Node) error {
 	switch n.Kind {
