@@ -38,6 +38,7 @@ type RawDocument struct {
 // keys must be unique in every document.
 type Decoder struct {
 	source string
+	stream []byte
 	dec    *yaml.Decoder
 	// seps are the lines of the document separators, for the start line
 	// of a document that fails to parse.
@@ -53,10 +54,20 @@ type Decoder struct {
 
 // NewDecoder returns a decoder of b; source names it in errors.
 func NewDecoder(source string, b []byte) *Decoder {
-	d := &Decoder{source: source, dec: yaml.NewDecoder(bytes.NewReader(b))}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		// A block scalar that ends the input keeps its final line break
+		// for kubectl's yaml.v2 ("|\n  x" is "x\n"), not for yaml.v3:
+		// the line break is written for it. The copy leaves b alone.
+		b = append(b[:len(b):len(b)], '\n')
+	}
+	d := &Decoder{source: source, stream: b, dec: yaml.NewDecoder(bytes.NewReader(b))}
 	d.scan(b)
 	return d
 }
+
+// Text is the stream the decoder reads: the input, with a final line
+// break. Decoding it again (into a Go type) gives the same documents.
+func (d *Decoder) Text() []byte { return d.stream }
 
 // scan records the separator lines and refuses those that kubectl and
 // the YAML parser read differently. kubectl splits the input at lines
@@ -177,6 +188,11 @@ func (d *Decoder) syntaxError(err error) error {
 	start := 1
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		if n := len(d.lines); line > n && n > 0 {
+			// "unexpected end of stream" is on the line after the last,
+			// the final line break's: it is the last line's problem.
+			line = n
+		}
 		for _, s := range d.seps {
 			if s < line {
 				start = s + 1

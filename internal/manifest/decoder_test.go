@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -216,6 +218,13 @@ func FuzzDecoderLikeKubectl(f *testing.F) {
 		"a: 1\n  --- b\n",
 	} {
 		f.Add([]byte(s))
+	}
+	// The examples: real manifests to mutate.
+	examples, _ := filepath.Glob("../../examples/*.yaml")
+	for _, e := range examples {
+		if b, err := os.ReadFile(e); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var ours []string

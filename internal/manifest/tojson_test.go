@@ -34,6 +34,8 @@ func TestToJSON(t *testing.T) {
 		{"nulls", "a: ~\nb:\nc: null\nd: ''\n", `{"a":null,"b":null,"c":null,"d":""}`},
 		{"tags", "a: !!str 12\nb: !!int \"12\"\nc: !!float 1\nd: !custom 5\ne: !!binary aGk=\n", `{"a":"12","b":12,"c":1,"d":"5","e":"hi"}`},
 		{"block scalars", "a: |\n  x\n  y\nb: >\n  p\n  q\n", `{"a":"x\ny\n","b":"p q\n"}`},
+		{"a block scalar at the end of the input keeps its line break", "a: |\n  x", `{"a":"x\n"}`},
+		{"a folded one too", "a: >\n  x\n  y", `{"a":"x y\n"}`},
 		{"key kinds", "1: a\ntrue: b\n1.5: c\n", `{"1":"a","true":"b","1.5":"c"}`},
 		{"float keys past float32", "7e38: a\n-7e38: b\n", `{".inf":"a","-.inf":"b"}`},
 		{"anchors", "a: &x {p: 1}\nb: *x\n", `{"a":{"p":1},"b":{"p":1}}`},
@@ -53,7 +55,7 @@ func TestToJSON(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 			// The same as kubectl's reader.
-			want, err := sigsyaml.YAMLToJSON([]byte(tc.in))
+			want, err := sigsyaml.YAMLToJSON(withFinalLineBreak([]byte(tc.in)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +138,7 @@ func FuzzToJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
-		want, err := sigsyaml.YAMLToJSON(b)
+		want, err := sigsyaml.YAMLToJSON(withFinalLineBreak(b))
 		if err != nil {
 			return
 		}
@@ -144,4 +146,14 @@ func FuzzToJSON(f *testing.F) {
 			t.Fatalf("input %q:\nTollgate reads %s\nkubectl reads  %s", b, got, want)
 		}
 	})
+}
+
+// withFinalLineBreak is b as kubectl's YAMLReader hands it to
+// sigs.k8s.io/yaml: its LineReader ends every line, the last one too, with
+// "\n".
+func withFinalLineBreak(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		return append(b[:len(b):len(b)], '\n')
+	}
+	return b
 }

@@ -200,7 +200,7 @@ func Load(file string) (*Suite, error) {
 		return nil, manifestError(file, err)
 	}
 	root := doc.Node
-	s, err := decodeSuite(file, b, doc.Position)
+	s, err := decodeSuite(file, dec.Text(), doc.Position)
 	if err != nil {
 		return nil, err
 	}
