@@ -29,13 +29,15 @@ type RawDocument struct {
 }
 
 // Decoder reads the documents of a YAML or JSON stream (JSON is YAML) one
-// by one: eval, audit and test read manifests and suites through it.
-// Documents that hold nothing (only comments, only a separator, null)
-// are skipped. A line that starts with "---" and has more than a comment
-// after it is an error for the whole stream, as kubectl refuses it
-// (k8s.io/apimachinery/pkg/util/yaml YAMLReader.Read: "invalid Yaml
-// document separator"); YAML itself would read a document there. Mapping
-// keys must be unique in every document.
+// by one: eval, audit and test read manifests and suites through it, so
+// that each reads the same documents with the same lines. Documents that
+// hold nothing (only comments, only a separator, null) are skipped. It
+// reads what kubectl apply -f reads (FuzzDecoderLikeKubectl), or refuses:
+// content on a "---" line, as kubectl does (k8s.io/apimachinery/pkg/util/yaml
+// YAMLReader.Read: "invalid Yaml document separator"), where YAML would
+// read a document; separator lines the two read apart (see scan); a key
+// twice in a mapping (see checkKeys); the non-specific tag "!" on a plain
+// value (see checkTags). Any of those ends the stream.
 type Decoder struct {
 	source string
 	stream []byte
