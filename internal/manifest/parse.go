@@ -100,21 +100,29 @@ func decode(source string, index, item int, raw []byte, n *yaml.Node, strict boo
 		return d, nil
 	}
 	if err != nil {
-		if o != nil && !namesField(err.Error()) {
-			if path, value := fieldOf(raw, strict, err.Error()); path != "" {
-				// "field <path>: <error>" as encoding/json's type errors
-				// read once objects rewrites them; the value and its line
-				// follow, since the path alone may match many lines.
+		if msg := err.Error(); o != nil && !strictError(msg) {
+			// A value's own UnmarshalJSON (a quantity, a time) names no
+			// field, and encoding/json's type errors name it without list
+			// indices: the field is found in the object, with its line.
+			if path, value := fieldOf(raw, strict, msg); path != "" {
 				var where []string
+				named := strings.HasPrefix(msg, "field ")
+				if named {
+					// Its message stays as the webhooks give it.
+					where = append(where, "at "+path)
+				}
 				if value != "" {
 					where = append(where, "value "+value)
 				}
 				if l := lineOfPath(n, path); l > 0 {
 					where = append(where, fmt.Sprintf("line %d", l))
 				}
-				if len(where) > 0 {
+				switch {
+				case named:
+					err = fmt.Errorf("%w (%s)", err, strings.Join(where, ", "))
+				case len(where) > 0:
 					err = fmt.Errorf("field %s: %w (%s)", path, err, strings.Join(where, ", "))
-				} else {
+				default:
 					err = fmt.Errorf("field %s: %w", path, err)
 				}
 			}
@@ -128,10 +136,10 @@ func decode(source string, index, item int, raw []byte, n *yaml.Node, strict boo
 	return d, nil
 }
 
-// namesField reports whether a decoding error already names its field
-// (encoding/json type errors as objects rewrites them, strict errors).
-func namesField(msg string) bool {
-	return strings.HasPrefix(msg, "field ") || strings.Contains(msg, "unknown field") || strings.Contains(msg, "duplicate field")
+// strictError reports whether a decoding error is strict decoding's
+// (unknown or duplicate fields): it names its fields, all of them.
+func strictError(msg string) bool {
+	return strings.Contains(msg, "unknown field") || strings.Contains(msg, "duplicate field")
 }
 
 // listItems returns the items of a kind: List (v1 List, or any *List kind
