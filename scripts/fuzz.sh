@@ -8,6 +8,8 @@ fuzztime="${FUZZTIME:-30s}"
 targets=(
   "./webhooks FuzzHandler"
   "./internal/manifest FuzzParse"
+  "./internal/manifest FuzzDecoderLikeKubectl"
+  "./internal/manifest FuzzToJSON"
   "./internal/astjson FuzzParse"
   "./internal/iam FuzzParseDocument"
   "./mutators FuzzChain"

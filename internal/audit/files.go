@@ -1,10 +1,8 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +22,7 @@ type Files struct {
 	ChunkSize int
 
 	mu    sync.Mutex
-	files map[string][]byte
+	files map[string][]*yaml.Node
 }
 
 // Each implements Source.
@@ -59,17 +57,13 @@ func (f *Files) Each(ctx context.Context, fn func(*Chunk) error) error {
 // holds.
 const defaultChunkSize = 500
 
-// separator matches a YAML document separator line, as internal/manifest
-// splits files.
-var separator = regexp.MustCompile(`^---(\s.*)?$`)
-
 // locator returns a function that finds the line of a field path in a
-// document; the file is parsed on first use.
+// document; the file is read again and parsed on first use.
 func (f *Files) locator(d manifest.Document) func(string) int {
 	var once sync.Once
 	var root *yaml.Node
 	return func(path string) int {
-		once.Do(func() { root = f.parse(d) })
+		once.Do(func() { root = f.node(d) })
 		if root == nil {
 			return 0
 		}
@@ -77,41 +71,19 @@ func (f *Files) locator(d manifest.Document) func(string) int {
 	}
 }
 
-// parse reads the document's text (from its first line to the next
-// separator) into a YAML node tree whose lines are the file's.
-func (f *Files) parse(d manifest.Document) *yaml.Node {
-	if d.Source == "-" {
+// node returns the document's node (the item's, in a kind: List), read
+// with the decoder that loaded it, so that its lines are the file's.
+// Standard input cannot be read again: its findings keep the document's
+// line.
+func (f *Files) node(d manifest.Document) *yaml.Node {
+	if d.Source == "-" || d.Index < 0 {
 		return nil
 	}
-	f.mu.Lock()
-	if f.files == nil {
-		f.files = map[string][]byte{}
-	}
-	b, ok := f.files[d.Source]
-	if !ok {
-		b, _ = os.ReadFile(d.Source)
-		f.files[d.Source] = b
-	}
-	f.mu.Unlock()
-	lines := bytes.Split(b, []byte("\n"))
-	if d.Line < 1 || d.Line > len(lines) {
+	nodes := f.documents(d.Source)
+	if d.Index >= len(nodes) {
 		return nil
 	}
-	var doc [][]byte
-	for _, l := range lines[d.Line-1:] {
-		t := string(bytes.TrimRight(l, "\r"))
-		if separator.MatchString(t) || t == "..." {
-			break
-		}
-		doc = append(doc, l)
-	}
-	// Blank lines keep the node lines equal to the file's.
-	text := append(bytes.Repeat([]byte("\n"), d.Line-1), bytes.Join(doc, []byte("\n"))...)
-	var n yaml.Node
-	if err := yaml.Unmarshal(text, &n); err != nil || len(n.Content) == 0 {
-		return nil
-	}
-	root := n.Content[0]
+	root := nodes[d.Index]
 	if d.Item >= 0 {
 		items := mapValue(root, "items")
 		if items == nil || items.Kind != yaml.SequenceNode || d.Item >= len(items.Content) {
@@ -119,7 +91,36 @@ func (f *Files) parse(d manifest.Document) *yaml.Node {
 		}
 		root = items.Content[d.Item]
 	}
+	if root.Kind == yaml.AliasNode {
+		root = root.Alias
+	}
 	return root
+}
+
+// documents returns the nodes of a file's non-empty documents, parsed
+// once per file.
+func (f *Files) documents(file string) []*yaml.Node {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if nodes, ok := f.files[file]; ok {
+		return nodes
+	}
+	var nodes []*yaml.Node
+	if b, err := os.ReadFile(file); err == nil {
+		dec := manifest.NewDecoder(file, b)
+		for {
+			raw, err := dec.Next()
+			if err != nil {
+				break
+			}
+			nodes = append(nodes, raw.Node)
+		}
+	}
+	if f.files == nil {
+		f.files = map[string][]*yaml.Node{}
+	}
+	f.files[file] = nodes
+	return nodes
 }
 
 // lineOf walks a field path (spec.containers[0].securityContext,

@@ -102,3 +102,44 @@ items:
 		t.Errorf("stdin: line %d, want 3", got)
 	}
 }
+
+// TestLocateAcrossEmptyDocuments: the locator reads the file with the
+// loader's decoder, so empty documents, comments after separators and
+// CRLF line ends do not shift a document's lines.
+func TestLocateAcrossEmptyDocuments(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "rendered.yaml")
+	src := "---\n# Source: chart/templates/empty.yaml\n---\n# Source: chart/templates/pod.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n  containers:\n  - name: c\n    image: x\n--- # trailing note\n---\n\n\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\nspec:\n  hostNetwork: true\n  containers: []\n"
+	crlf := filepath.Join(dir, "crlf.yaml")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crlf, []byte("# c\r\n---\r\napiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: w\r\nspec:\r\n  hostPID: true\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := manifest.Load([]string{file, crlf}, manifest.Options{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &Files{Docs: docs}
+	for _, tc := range []struct {
+		doc  int
+		path string
+		want int
+	}{
+		{0, "metadata.name", 8},
+		{0, "spec.containers[0].image", 12},
+		{0, "spec.hostNetwork", 9}, // missing: spec
+		{1, "spec.hostNetwork", 22},
+		{1, "", 17},
+		{2, "spec.hostPID", 8},
+	} {
+		d := docs[tc.doc]
+		if got := f.locator(d)(tc.path); got != tc.want {
+			t.Errorf("%s %q: line %d, want %d", d.Object.Name, tc.path, got, tc.want)
+		}
+	}
+	if docs[0].Line != 5 || docs[1].Line != 17 || docs[2].Line != 3 {
+		t.Errorf("document lines %d, %d, %d; want 5, 17, 3", docs[0].Line, docs[1].Line, docs[2].Line)
+	}
+}

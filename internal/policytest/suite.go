@@ -6,9 +6,9 @@ package policytest
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,7 +18,6 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/tollgate-dev/tollgate/internal/manifest"
 )
@@ -48,16 +47,18 @@ type Suite struct {
 
 // Source is a file (relative to the suite) or an inline object.
 type Source struct {
-	File   string         `yaml:"file"`
-	Object map[string]any `yaml:"object"`
-	Line   int            `yaml:"-"`
+	File string `yaml:"file"`
+	// Object is read as a manifest is (manifest.ParseNode), with the
+	// suite's lines; its Kind is 0 when the key is absent.
+	Object yaml.Node `yaml:"object"`
+	Line   int       `yaml:"-"`
 }
 
 // Case is one object and what its review must give.
 type Case struct {
-	Name   string         `yaml:"name"`
-	File   string         `yaml:"file"`
-	Object map[string]any `yaml:"object"`
+	Name   string    `yaml:"name"`
+	File   string    `yaml:"file"`
+	Object yaml.Node `yaml:"object"`
 	// Operation is CREATE (default) or UPDATE.
 	Operation string `yaml:"operation"`
 	// User is the requesting user (for exemptions by user or annotation).
@@ -108,7 +109,8 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Find returns the PolicyTest files under the paths (files or directories,
 // recursively), in lexical order. Other YAML files are case and state
-// files, not suites.
+// files, not suites. A file that names PolicyTest but does not parse is
+// an error, not a file to skip.
 func Find(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
@@ -135,7 +137,11 @@ func Find(paths []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if isSuite(b) {
+			ok, err := isSuite(path, b)
+			if err != nil {
+				return err
+			}
+			if ok {
 				out = append(out, path)
 			}
 			return nil
@@ -148,12 +154,23 @@ func Find(paths []string) ([]string, error) {
 	return out, nil
 }
 
-func isSuite(b []byte) bool {
-	var head struct {
-		APIVersion string `yaml:"apiVersion"`
-		Kind       string `yaml:"kind"`
+// isSuite reports whether a file's first document is a PolicyTest.
+func isSuite(file string, b []byte) (bool, error) {
+	raw, err := manifest.NewDecoder(file, b).Next()
+	if err != nil {
+		if !errors.Is(err, io.EOF) && bytes.Contains(b, []byte("PolicyTest")) {
+			return false, err
+		}
+		return false, nil
 	}
-	return yaml.Unmarshal(b, &head) == nil && head.Kind == "PolicyTest" && strings.HasPrefix(head.APIVersion, "tollgate.dev/")
+	return scalarValue(raw.Node, "kind") == "PolicyTest" && strings.HasPrefix(scalarValue(raw.Node, "apiVersion"), "tollgate.dev/"), nil
+}
+
+func scalarValue(root *yaml.Node, key string) string {
+	if n := child(root, key); n != nil && n.Kind == yaml.ScalarNode {
+		return n.Value
+	}
+	return ""
 }
 
 // Load parses and checks a suite, and loads its state and case objects.
@@ -163,28 +180,39 @@ func Load(file string) (*Suite, error) {
 	if err != nil {
 		return nil, &Error{File: file, Err: err}
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, &Error{File: file, Err: err}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	var s Suite
-	if err := dec.Decode(&s); err != nil {
-		return nil, decodeError(file, err)
-	}
-	s.File = file
 	fail := func(line int, format string, args ...any) error {
 		return &Error{File: file, Line: line, Err: fmt.Errorf(format, args...)}
 	}
+	// The manifest decoder reads the file as it reads manifests (content
+	// on a "---" line, duplicate keys and syntax errors are refused with
+	// their line); the suite is its one non-empty document.
+	dec := manifest.NewDecoder(file, b)
+	doc, err := dec.Next()
+	if errors.Is(err, io.EOF) {
+		return nil, fail(0, "no suite: the file holds no YAML document")
+	}
+	if err != nil {
+		return nil, manifestError(file, err)
+	}
+	if extra, err := dec.Next(); err == nil {
+		return nil, fail(extra.Line, "a second document: a PolicyTest file holds one suite")
+	} else if !errors.Is(err, io.EOF) {
+		return nil, manifestError(file, err)
+	}
+	root := doc.Node
+	s, err := decodeSuite(file, dec.Text(), doc.Position)
+	if err != nil {
+		return nil, err
+	}
+	s.File = file
 	if s.APIVersion != "tollgate.dev/v1alpha1" || s.Kind != "PolicyTest" {
 		return nil, fail(1, "apiVersion %q kind %q: want tollgate.dev/v1alpha1 PolicyTest", s.APIVersion, s.Kind)
 	}
 	if s.Metadata.Name == "" {
-		return nil, fail(line(&root, "metadata"), "metadata.name is missing")
+		return nil, fail(line(root, "metadata"), "metadata.name is missing")
 	}
 	if len(s.Cases) == 0 {
-		return nil, fail(line(&root, "cases"), "no cases")
+		return nil, fail(line(root, "cases"), "no cases")
 	}
 	dir := filepath.Dir(file)
 	if s.IAMPolicies != "" {
@@ -192,14 +220,14 @@ func Load(file string) (*Suite, error) {
 			s.IAMPolicies = filepath.Join(dir, s.IAMPolicies)
 		}
 		if _, err := os.Stat(s.IAMPolicies); err != nil {
-			return nil, fail(line(&root, "iamPolicies"), "iamPolicies: %v", err)
+			return nil, fail(line(root, "iamPolicies"), "iamPolicies: %v", err)
 		}
 	}
-	stateLines := itemLines(&root, "state")
+	stateLines := itemLines(root, "state")
 	for i := range s.State {
 		src := &s.State[i]
 		src.Line = at(stateLines, i)
-		docs, err := loadSource(dir, src.File, src.Object)
+		docs, err := loadSource(file, src.File, &src.Object)
 		if err != nil {
 			return nil, fail(src.Line, "state[%d]: %v", i, err)
 		}
@@ -210,7 +238,7 @@ func Load(file string) (*Suite, error) {
 		}
 		s.StateDocs = append(s.StateDocs, docs...)
 	}
-	caseLines := itemLines(&root, "cases")
+	caseLines := itemLines(root, "cases")
 	names := map[string]bool{}
 	for i := range s.Cases {
 		c := &s.Cases[i]
@@ -222,7 +250,7 @@ func Load(file string) (*Suite, error) {
 			return nil, fail(c.Line, "cases[%d]: duplicate case name %q", i, c.Name)
 		}
 		names[c.Name] = true
-		if (c.File == "") == (c.Object == nil) {
+		if (c.File == "") != given(&c.Object) {
 			return nil, fail(c.Line, "case %q: give exactly one of file and object", c.Name)
 		}
 		switch c.Operation {
@@ -232,7 +260,7 @@ func Load(file string) (*Suite, error) {
 		default:
 			return nil, fail(c.Line, "case %q: operation %q: want CREATE or UPDATE", c.Name, c.Operation)
 		}
-		docs, err := loadSource(dir, c.File, c.Object)
+		docs, err := loadSource(file, c.File, &c.Object)
 		if err != nil {
 			return nil, fail(c.Line, "case %q: %v", c.Name, err)
 		}
@@ -247,7 +275,37 @@ func Load(file string) (*Suite, error) {
 			return nil, fail(c.Line, "case %q: expect: %v", c.Name, err)
 		}
 	}
-	return &s, nil
+	return s, nil
+}
+
+// decodeSuite decodes the document at position (empty documents before
+// it included) into a Suite, refusing unknown keys.
+func decodeSuite(file string, b []byte, position int) (*Suite, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	for i := 0; ; i++ {
+		var s Suite
+		if err := dec.Decode(&s); err != nil {
+			return nil, decodeError(file, err)
+		}
+		if i == position {
+			return &s, nil
+		}
+	}
+}
+
+// manifestError turns a manifest decoder error into a suite error with
+// the line of the problem.
+func manifestError(file string, err error) error {
+	var le *manifest.LineError
+	if errors.As(err, &le) {
+		return &Error{File: file, Line: le.Line, Err: le.Err}
+	}
+	var me *manifest.Error
+	if errors.As(err, &me) {
+		return &Error{File: file, Line: me.Line, Err: me.Err}
+	}
+	return &Error{File: file, Err: err}
 }
 
 func (e *Expect) check() error {
@@ -264,31 +322,37 @@ func (e *Expect) check() error {
 	return nil
 }
 
-// loadSource reads a file relative to the suite, or an inline object.
-func loadSource(dir, file string, obj map[string]any) ([]manifest.Document, error) {
+// loadSource reads a file relative to the suite, or an inline object;
+// either must hold objects.
+func loadSource(suite, file string, obj *yaml.Node) ([]manifest.Document, error) {
 	if file != "" {
 		p := file
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
+			p = filepath.Join(filepath.Dir(suite), p)
 		}
-		return manifest.Load([]string{p}, manifest.Options{Strict: true})
+		docs, err := manifest.Load([]string{p}, manifest.Options{Strict: true})
+		if err != nil {
+			return nil, err
+		}
+		return docs, manifest.RequireObjects([]string{p}, docs)
 	}
-	if obj == nil {
+	if !given(obj) {
 		return nil, errors.New("give file or object")
 	}
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return nil, err
-	}
-	y, err := sigsyaml.JSONToYAML(b)
-	if err != nil {
-		return nil, err
-	}
-	docs, errs := manifest.Parse("inline object", y, true)
+	docs, errs := manifest.ParseNode(suite, obj, true)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%w in the inline object", manifest.ErrNoObjects)
+	}
 	return docs, nil
+}
+
+// given reports whether an object key was given a value (not absent, not
+// null).
+func given(n *yaml.Node) bool {
+	return n.Kind != 0 && (n.Kind != yaml.ScalarNode || n.Tag != "!!null")
 }
 
 // typeErrLine matches the "line N: message" entries of a YAML type error.

@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
 	"github.com/tollgate-dev/tollgate/internal/iam"
+	"github.com/tollgate-dev/tollgate/internal/manifest"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 	"github.com/tollgate-dev/tollgate/internal/version"
@@ -187,6 +188,9 @@ func filesAudit(ctx context.Context, s IOStreams, o auditOptions, cfg *config.Co
 	docs, r, err := offlineReviewer(ctx, s, cfg, e, o.files, o.states, o.iamPolicies)
 	if err != nil {
 		return nil, nil, err
+	}
+	if err := manifest.RequireObjects(o.files, docs); err != nil {
+		return nil, nil, usageError(err) // as eval: an empty input is no clean report
 	}
 	return &audit.Runner{Reviewer: r}, &audit.Files{Docs: docs, ChunkSize: int(o.chunkSize)}, nil
 }

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
+	"github.com/tollgate-dev/tollgate/internal/manifest"
 	"github.com/tollgate-dev/tollgate/internal/review"
 )
 
@@ -60,6 +64,11 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 			if err != nil {
 				return err
 			}
+			// Input without objects (a pipeline step that printed nothing)
+			// must not pass: each -f counts on its own.
+			if err := manifest.RequireObjects(files, docs); err != nil {
+				return usageError(err)
+			}
 			out := EvalOutput{Results: []*review.Result{}}
 			skipped := map[string]int{}
 			for _, d := range docs {
@@ -76,7 +85,7 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 			if len(skipped) > 0 {
 				var kinds []string
 				for k, n := range skipped {
-					kinds = append(kinds, fmt.Sprintf("%s (%d)", k, n))
+					kinds = append(kinds, fmt.Sprintf("%s (%d)", cell(k), n))
 				}
 				sort.Strings(kinds)
 				fmt.Fprintf(s.ErrOut, "not evaluated (state, or kinds Tollgate does not review): %s\n", strings.Join(kinds, ", "))
@@ -107,6 +116,9 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 }
 
 // writeTable prints one line per object and one per finding below it.
+// Names, policy ids and messages come from the input and from operator
+// policies: cells with control characters are quoted, so that a crafted
+// name cannot start a line of its own (an "allowed" row in a CI log).
 func writeTable(w io.Writer, results []*review.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OBJECT\tVERDICT\tPOLICY\tACTION\tMESSAGE")
@@ -118,10 +130,30 @@ func writeTable(w io.Writer, results []*review.Result) error {
 		case len(r.Patch) > 0:
 			verdict = fmt.Sprintf("mutated (%d)", len(r.Patch))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t\t\t\n", r.Object, verdict)
+		fmt.Fprintf(tw, "%s\t%s\t\t\t\n", objectCell(r.Object), verdict)
 		for _, v := range r.Violations {
-			fmt.Fprintf(tw, "\t\t%s\t%s\t%s\n", v.Policy, v.Action, v.Message)
+			fmt.Fprintf(tw, "\t\t%s\t%s\t%s\n", cell(v.Policy), cell(string(v.Action)), cell(v.Message))
 		}
 	}
 	return tw.Flush()
+}
+
+// objectCell is the kind and the namespace/name, each a cell, so that a
+// quoted name still reads as a Pod's: Pod "ns/evil\nPod ns/x allowed".
+func objectCell(r kubeobjects.Ref) string {
+	name := r.Name
+	if r.Namespace != "" {
+		name = r.Namespace + "/" + r.Name
+	}
+	return cell(r.Kind) + " " + cell(name)
+}
+
+// cell returns s, or s quoted Go-style (\n, \r, \t, \x1b, \u202e
+// shown as such) when it holds a character that is not printable or is
+// not UTF-8.
+func cell(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }
