@@ -291,3 +291,38 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// FuzzEvaluationWorkIsLinear draws the violations of a pod's containers
+// and its level from the fuzzer's bytes and checks, as
+// TestEvaluationWorkIsLinear does, that no Rego file's work grows faster
+// than the pod from 20 to 160 containers.
+//
+//	go test ./internal/engine -run '^$' -fuzz FuzzEvaluationWorkIsLinear -fuzztime 10s
+func FuzzEvaluationWorkIsLinear(f *testing.F) {
+	f.Add(uint32(0xffffffff), uint8(2), uint8(3), true)
+	f.Add(uint32(1<<4), uint8(8), uint8(0), false)
+	f.Add(uint32(1<<2|1<<17), uint8(1), uint8(0), false)
+	f.Add(uint32(0), uint8(0), uint8(0), true)
+	e := embeddedEngine(f)
+	f.Fuzz(func(t *testing.T, bits uint32, ports, env uint8, restricted bool) {
+		bit := func(i int) bool { return bits&(1<<i) != 0 }
+		ft := features{
+			privileged: bit(0), escalation: bit(1), capsAdd: bit(2), noDrop: bit(3), hostPorts: bit(4), procMount: bit(5),
+			runAsRoot: bit(6), runAsUser0: bit(7), seLinux: bit(8), seccomp: bit(9), appArmor: bit(10), hostProcess: bit(11),
+			probeHost: bit(12), lifecycleHost: bit(13), gpu: bit(14), mixedMIG: bit(15), annotations: bit(16), sharedName: bit(17),
+			training: bit(18),
+			ports:    int(ports % 9), env: int(env % 6),
+		}
+		level := "baseline"
+		if restricted {
+			level = "restricted"
+		}
+		const a, b = 20, 160
+		sel := engine.Selector{Target: engine.TargetPod, Level: level, Version: engine.LatestPSSVersion}
+		in1, in2 := podInput(t, pod(a, ft), level, 37), podInput(t, pod(b, ft), level, 37)
+		work(t, e, sel, in1) // warm the memoised policies
+		for _, p := range growthProblems(work(t, e, sel, in1), work(t, e, sel, in2), float64(b)/float64(a)) {
+			t.Errorf("%+v at %s: %s", ft, level, p)
+		}
+	})
+}
