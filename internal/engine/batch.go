@@ -83,7 +83,8 @@ func (e *Engine) prepareOnly(ctx context.Context, ps []*Policy) (*batch, error) 
 	return b, err
 }
 
-// eval evaluates the batch on input; see the comment at the top of the file.
+// evalBatch evaluates the batch on input; see the comment at the top of
+// the file.
 func (e *Engine) evalBatch(ctx context.Context, b *batch, input ast.Value, opts []rego.EvalOption) ([]Finding, error) {
 	out, err := b.evalOnce(ctx, input, opts)
 	if err == nil {
@@ -99,7 +100,9 @@ func (e *Engine) evalBatch(ctx context.Context, b *batch, input ast.Value, opts 
 	out = out[:0]
 	for i, p := range b.policies {
 		lq := b.alone[i]
-		lq.once.Do(func() { lq.b, lq.err = e.prepareOnly(ctx, []*Policy{p}) })
+		// Prepared once for every later request: not cut short by this
+		// request's deadline.
+		lq.once.Do(func() { lq.b, lq.err = e.prepareOnly(context.WithoutCancel(ctx), []*Policy{p}) })
 		if lq.err != nil {
 			out = append(out, policyError(p, lq.err))
 			continue
