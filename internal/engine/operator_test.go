@@ -270,3 +270,42 @@ func TestCanary(t *testing.T) {
 	}
 	t.Logf("canary: %d of %d policies report; silent: %s", len(reported), len(e.Policies()), fmt.Sprint(silent))
 }
+
+// TestPolicyErrorsConcurrently: the per-policy queries prepared on the
+// first failure are shared safely by concurrent reviews.
+func TestPolicyErrorsConcurrently(t *testing.T) {
+	e, err := withEmbedded(t, map[string]string{
+		"broken.rego":  operatorPolicy("broken", "", conflicting(`input.pod.metadata.name == "boom"`)),
+		"hostnet.rego": operatorPolicy("hostnet", "", `violation contains "host network" if input.pod.spec.hostNetwork`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := engine.Selector{Target: engine.TargetPod, Level: "baseline", Version: engine.LatestPSSVersion}
+	p := pod(2, features{})
+	p["metadata"].(map[string]any)["name"] = "boom"
+	p["spec"].(map[string]any)["hostNetwork"] = true
+	in := podInput(t, p, "baseline", 37)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			fs, err := e.Evaluate(context.Background(), sel, in)
+			if err == nil {
+				var broken, hostnet bool
+				for _, f := range fs {
+					broken = broken || (f.Policy.ID == "acme.broken" && f.Err != nil)
+					hostnet = hostnet || (f.Policy.ID == "acme.hostnet" && f.Err == nil)
+				}
+				if !broken || !hostnet {
+					err = fmt.Errorf("findings %+v: want acme.broken's error and acme.hostnet's violation", fs)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
