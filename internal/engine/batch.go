@@ -13,7 +13,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
-// A batch evaluates many policies with one prepared query, binding each
+// A batch evaluates many policies, all embedded or all an operator's, with
+// one prepared query, binding each
 // policy's violation set to a variable: one pass of the interpreter shares
 // the work of the libraries (lib.pss containers, lib.spot placements) between
 // all of them. An evaluation error in any policy (a conflict between
@@ -79,6 +80,13 @@ func (e *Engine) prepareOnly(ctx context.Context, ps []*Policy) (*batch, error) 
 		rego.Compiler(e.compiler),
 		rego.Store(e.store),
 		rego.Capabilities(Capabilities()),
+		// An operator's policy whose built-in fails (to_number("x"),
+		// units.parse of garbage) would otherwise just not report:
+		// failing open. Strict, the failure is the policy's error, at
+		// its action on error. The embedded policies keep OPA's default
+		// (a failing built-in is undefined), which their tests and the
+		// conformance suites pin.
+		rego.StrictBuiltinErrors(len(ps) > 0 && !ps[0].Builtin),
 	).PrepareForEval(ctx)
 	return b, err
 }
@@ -168,12 +176,12 @@ func (e *Engine) evaluate(ctx context.Context, sel Selector, input ast.Value, op
 		return nil, err
 	}
 	var out []Finding
-	if q.main != nil {
-		fs, err := e.evalBatch(ctx, q.main, input, opts)
+	for _, b := range q.main {
+		fs, err := e.evalBatch(ctx, b, input, opts)
 		if err != nil {
 			return nil, fmt.Errorf("evaluating %s policies: %w", sel.Target, err)
 		}
-		out = fs
+		out = append(out, fs...)
 	}
 	for _, g := range q.groups {
 		fs, err := e.memo.evaluate(ctx, e, g, input, opts)

@@ -75,7 +75,9 @@ type Selector struct {
 }
 
 type query struct {
-	main *batch // nil when no policy is evaluated on the whole input
+	// main holds the policies evaluated on the whole input, embedded ones
+	// and operators' apart (batch.go): nil when there are none.
+	main []*batch
 	// groups are the memoised policies (custom.reads), evaluated apart.
 	groups []*memoGroup
 }
@@ -179,7 +181,7 @@ func (e *Engine) query(ctx context.Context, sel Selector) (*query, error) {
 	for _, p := range e.policies {
 		if p.AppliesTo(sel.Target) && (p.PSS == nil || (!(sel.NoPSS && p.Builtin) && e.PSSActive(p, sel.Level, sel.Version))) {
 			if len(p.Reads) > 0 {
-				k := strings.Join(p.Reads, ",")
+				k := fmt.Sprintf("%t;%s", p.Builtin, strings.Join(p.Reads, ","))
 				groups[k] = append(groups[k], p)
 				continue
 			}
@@ -188,10 +190,16 @@ func (e *Engine) query(ctx context.Context, sel Selector) (*query, error) {
 	}
 	q := &query{}
 	var err error
-	if len(ps) > 0 {
-		if q.main, err = e.prepare(ctx, ps); err != nil {
+	for _, builtin := range []bool{true, false} {
+		part := slices.DeleteFunc(slices.Clone(ps), func(p *Policy) bool { return p.Builtin != builtin })
+		if len(part) == 0 {
+			continue
+		}
+		b, err := e.prepare(ctx, part)
+		if err != nil {
 			return nil, fmt.Errorf("preparing the %s query: %w", sel.Target, err)
 		}
+		q.main = append(q.main, b)
 	}
 	for _, k := range slices.Sorted(maps.Keys(groups)) {
 		g := &memoGroup{}
@@ -320,7 +328,7 @@ func (e *Engine) Empty(ctx context.Context, sel Selector) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return q.main == nil && len(q.groups) == 0, nil
+	return len(q.main) == 0 && len(q.groups) == 0, nil
 }
 
 // findingFrom accepts {"msg": ..., "path": ...} objects and, for operator

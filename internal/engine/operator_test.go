@@ -145,6 +145,9 @@ func TestPolicyErrorIsThatPolicysOutcome(t *testing.T) {
 		"hostnet.rego":   operatorPolicy("hostnet", "", `violation contains {"msg": "host network", "path": "spec.hostNetwork"} if input.pod.spec.hostNetwork`),
 		"iambroken.rego": operatorPolicy("iambroken", "#   reads: [state.iam]\n", conflicting(`input.state.iam.status == "boom"`)),
 		"iamok.rego":     operatorPolicy("iamok", "#   reads: [state.iam]\n", `violation contains "iam unknown" if input.state.iam.status != "ok"`),
+		// A failing built-in is an error of an operator's policy (strict
+		// built-in errors), not a silent pass.
+		"builtin.rego": operatorPolicy("builtin", "", `violation contains "too many replicas" if to_number(object.get(input.pod.metadata.labels, "replicas", "0")) > 3`),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +155,7 @@ func TestPolicyErrorIsThatPolicysOutcome(t *testing.T) {
 	sel := engine.Selector{Target: engine.TargetPod, Level: "restricted", Version: engine.LatestPSSVersion}
 	p := pod(1, features{privileged: true})
 	p["metadata"].(map[string]any)["name"] = "boom"
+	p["metadata"].(map[string]any)["labels"].(map[string]any)["replicas"] = "many"
 	p["spec"].(map[string]any)["hostNetwork"] = true
 	in := podInput(t, p, "restricted", 37)
 	in.(ast.Object).Get(ast.StringTerm("state")).Value.(ast.Object).Insert(ast.StringTerm("iam"), ast.MustParseTerm(`{"status": "boom"}`))
@@ -165,7 +169,7 @@ func TestPolicyErrorIsThatPolicysOutcome(t *testing.T) {
 		for _, f := range fs {
 			got[f.Policy.ID] = f
 		}
-		for _, id := range []string{"acme.broken", "acme.lenient", "acme.iambroken"} {
+		for _, id := range []string{"acme.broken", "acme.lenient", "acme.iambroken", "acme.builtin"} {
 			f, ok := got[id]
 			var pe *engine.PolicyError
 			if !ok || !errors.As(f.Err, &pe) || pe.Policy != id {
