@@ -80,6 +80,7 @@ func TestWithheldBuiltins(t *testing.T) {
 		{"rand.intn", `rand.intn("x", 10) == 1`, "random"},
 		{"uuid.rfc4122", `uuid.rfc4122("x")`, "random"},
 		{"net.cidr_expand", `count(net.cidr_expand("10.0.0.0/8")) > 0`, "exponentially"},
+		{"net.cidr_contains", `net.cidr_contains("10.0.0.0/8", "10.0.0.1")`, "net.* built-ins"},
 		{"numbers.range", `count(numbers.range(0, 1000000000)) > 0`, "bounded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
