@@ -13,6 +13,7 @@ targets=(
   "./internal/astjson FuzzParse"
   "./internal/iam FuzzParseDocument"
   "./mutators FuzzChain"
+  "./internal/engine FuzzEvaluationWorkIsLinear"
 )
 for t in "${targets[@]}"; do
   set -- $t

@@ -2,14 +2,21 @@
 // files of a --bundle directory change (a ConfigMap update swaps them), the
 // bundles are recompiled and the new engine replaces the old one atomically.
 // A broken update keeps the last good engine, is logged with the file and
-// line of the error, counted in a metric and reported as an Event; readiness
-// is not affected, since the last good policies keep being enforced.
+// line of the error, counted in a metric by reason and reported as an Event;
+// readiness is not affected, since the last good policies keep being
+// enforced. An update is broken when it does not compile (a syntax or type
+// error, a built-in Tollgate withholds such as http.send, a violation rule
+// that is not a partial set of findings) or when one of its policies fails
+// to evaluate on the engine's canary corpus (engine.Smoke): either would
+// otherwise fail reviews once swapped in.
 package bundlewatch
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,7 +36,11 @@ import (
 
 // Metrics of bundle reloads.
 type Metrics struct {
-	Reloads     *prometheus.CounterVec
+	Reloads *prometheus.CounterVec
+	// Rejections counts rejected updates by reason: compile (the bundle
+	// does not load or compile), canary (a policy fails on the canary
+	// corpus) or other (the configuration names an unknown policy, a directory is gone).
+	Rejections  *prometheus.CounterVec
 	LastSuccess prometheus.Gauge
 	Policies    prometheus.Gauge
 }
@@ -40,6 +51,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_bundle_reloads_total", Help: "Operator bundle reloads, by result (success or error).",
 		}, []string{"result"}),
+		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tollgate_bundle_rejections_total", Help: "Operator bundle updates rejected while the previous bundle stays in use, by reason (compile, canary or other).",
+		}, []string{"reason"}),
 		LastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tollgate_bundle_last_reload_success", Help: "1 when the last operator bundle reload compiled, 0 when it failed and the previous bundle is still in use.",
 		}),
@@ -47,7 +61,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "tollgate_policies", Help: "Policies in the engine in use.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.Reloads, m.LastSuccess, m.Policies} {
+	for _, c := range []prometheus.Collector{m.Reloads, m.Rejections, m.LastSuccess, m.Policies} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -125,13 +139,15 @@ func (w *Watcher) Check(ctx context.Context) {
 	w.hash = h
 	e, err := w.Build(ctx)
 	if err != nil {
-		w.Log.Error(err, "operator bundle update rejected; keeping the previous policies")
+		reason := Reason(err)
+		w.Log.Error(err, "operator bundle update rejected; keeping the previous policies", "reason", reason)
 		if w.Metrics != nil {
 			w.Metrics.Reloads.WithLabelValues("error").Inc()
+			w.Metrics.Rejections.WithLabelValues(reason).Inc()
 			w.Metrics.LastSuccess.Set(0)
 		}
 		if w.Recorder != nil && w.Object != nil {
-			w.Recorder.Event(w.Object, corev1.EventTypeWarning, "BundleRejected", truncate(err.Error(), 1000))
+			w.Recorder.Event(w.Object, corev1.EventTypeWarning, "BundleRejected", truncate(fmt.Sprintf("%s (%s); keeping the previous policies", err, reason), 1000))
 		}
 		return
 	}
@@ -145,6 +161,17 @@ func (w *Watcher) Check(ctx context.Context) {
 	if w.Recorder != nil && w.Object != nil {
 		w.Recorder.Eventf(w.Object, corev1.EventTypeNormal, "BundleReloaded", "operator bundle reloaded: %d policies", len(e.Policies()))
 	}
+}
+
+// Reason classifies why an update was rejected, for the rejections metric.
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, engine.ErrCanary):
+		return "canary"
+	case errors.Is(err, engine.ErrBundle):
+		return "compile"
+	}
+	return "other"
 }
 
 // Hash fingerprints the Rego and data files of the directories (hidden

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
@@ -143,5 +144,68 @@ func TestWatchPicksUpChanges(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRejectedUpdatesKeepTheLastGoodBundle: the updates of issue 17 that
+// used to load and then fail every review, or call out at admission, are
+// refused; the engine in use keeps judging, and the rejection says why.
+func TestRejectedUpdatesKeepTheLastGoodBundle(t *testing.T) {
+	header := strings.SplitAfter(policy, "package acme.team\n")[0]
+	for _, tc := range []struct {
+		name, body, reason string
+		want               []string
+	}{
+		{
+			name:   "complete violation rule",
+			body:   `violation := "no team label" if not input.pod.metadata.labels.team`,
+			reason: "compile",
+			want:   []string{"team.rego:12: violation is a complete rule", "policy acme.team-label"},
+		},
+		{
+			name:   "http.send",
+			body:   "violation contains \"x\" if {\n\tinput.pod\n\thttp.send({\"method\": \"GET\", \"url\": \"http://attacker.example\"}).status_code == 200\n}",
+			reason: "compile",
+			want:   []string{"team.rego:14", "http.send is not available to Tollgate policies"},
+		},
+		{
+			name:   "fails on every pod",
+			body:   "_x := 1 if input.pod\n\n_x := 2 if input.pod\n\nviolation contains \"x\" if _x == 1",
+			reason: "canary",
+			want:   []string{"policy acme.team-label fails on the canary", "eval_conflict_error"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, w, rec := setup(t)
+			ctx := context.Background()
+			good := w.Holder.Load()
+			write(t, dir, "team.rego", header+"\n"+tc.body+"\n")
+			w.Check(ctx)
+			if w.Holder.Load() != good {
+				t.Fatal("a rejected update replaced the last good engine")
+			}
+			if got := testutil.ToFloat64(w.Metrics.Rejections.WithLabelValues(tc.reason)); got != 1 {
+				t.Errorf("rejections{reason=%q} = %v, want 1", tc.reason, got)
+			}
+			ev := <-rec.Events
+			for _, want := range append(tc.want, "BundleRejected", "("+tc.reason+")", "keeping the previous policies") {
+				if !strings.Contains(ev, want) {
+					t.Errorf("the rejection event %q does not say %q", ev, want)
+				}
+			}
+			// The last good engine still judges pods.
+			in := ast.MustParseTerm(`{"pod": {"metadata": {"labels": {}}, "spec": {"containers": []}, "containers": [], "containerPaths": []}, "pss": {"level": "privileged", "version": 37}}`).Value
+			fs, err := w.Holder.Load().Evaluate(ctx, engine.Selector{Target: engine.TargetPod, Level: "privileged", Version: 37}, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, f := range fs {
+				found = found || (f.Policy.ID == "acme.team-label" && f.Err == nil)
+			}
+			if !found {
+				t.Errorf("the last good engine no longer reports acme.team-label: %+v", fs)
+			}
+		})
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 )
@@ -31,6 +30,20 @@ type Finding struct {
 	// Path is the field path inside the evaluated pod or object, as the
 	// policy reported it (relative to the pod template for template targets).
 	Path string
+	// Err is set when the policy could not be evaluated on the object (a
+	// *PolicyError); Message then says so, naming the policy and the error.
+	Err error
+}
+
+// Action is the action of the finding given its policy's resolved action
+// (configuration, namespace label): that action for a violation; for an
+// evaluation error, the weaker of it and the policy's OnError, so that an
+// error is never enforced more strongly than a violation would be.
+func (f Finding) Action(resolved Action) Action {
+	if f.Err != nil {
+		return Weaker(resolved, f.Policy.OnError)
+	}
+	return resolved
 }
 
 // Engine is a compiled bundle with its prepared queries. It is immutable and
@@ -62,9 +75,9 @@ type Selector struct {
 }
 
 type query struct {
-	pq       rego.PreparedEvalQuery
-	policies []*Policy // policies[i] is bound to variable vars[i]
-	vars     []string
+	// main holds the policies evaluated on the whole input, embedded ones
+	// and operators' apart (batch.go): nil when there are none.
+	main []*batch
 	// groups are the memoised policies (custom.reads), evaluated apart.
 	groups []*memoGroup
 }
@@ -77,6 +90,13 @@ type Options struct {
 	// at start; other levels and versions are prepared on first use.
 	PSSLevel   string
 	PSSVersion Version
+	// OnError is the action on evaluation errors of policies whose
+	// METADATA sets no custom.onError; default deny (fail closed, as the
+	// validating webhooks are).
+	OnError Action
+	// Canary is the corpus a bundle with operator policies must evaluate
+	// without error before it is used; nil means DefaultCanary.
+	Canary []CanaryCase
 }
 
 // New compiles the sources and prepares the queries.
@@ -86,15 +106,19 @@ func New(ctx context.Context, files *Files, opts Options) (*Engine, error) {
 		modules[name] = m
 	}
 	c := ast.NewCompiler().
+		WithCapabilities(Capabilities()).
 		WithStrict(true).
 		WithEnablePrintStatements(false).
 		WithUseTypeCheckAnnotations(true)
 	c.Compile(modules)
 	if c.Failed() {
-		return nil, fmt.Errorf("%w: %w", ErrBundle, c.Errors)
+		return nil, fmt.Errorf("%w: %w", ErrBundle, explainWithheld(c.Errors))
+	}
+	if opts.OnError == "" {
+		opts.OnError = ActionDeny
 	}
 	e := &Engine{byID: map[string]*Policy{}, compiler: c, files: files, memo: newMemo()}
-	if err := e.discover(c, files); err != nil {
+	if err := e.discover(c, files, opts.OnError); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBundle, err)
 	}
 	e.pss = buildPSSTable(e.policies)
@@ -130,6 +154,15 @@ func New(ctx context.Context, files *Files, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
+	// The embedded policies are tested in CI; an operator's are not
+	// (canary.go).
+	if slices.ContainsFunc(e.policies, func(p *Policy) bool { return !p.Builtin }) {
+		if err := e.Smoke(ctx, opts.Canary); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBundle, err)
+		}
+		// Start serving with no canary findings memoised or counted.
+		e.memo = newMemo()
+	}
 	return e, nil
 }
 
@@ -148,7 +181,7 @@ func (e *Engine) query(ctx context.Context, sel Selector) (*query, error) {
 	for _, p := range e.policies {
 		if p.AppliesTo(sel.Target) && (p.PSS == nil || (!(sel.NoPSS && p.Builtin) && e.PSSActive(p, sel.Level, sel.Version))) {
 			if len(p.Reads) > 0 {
-				k := strings.Join(p.Reads, ",")
+				k := fmt.Sprintf("%t;%s", p.Builtin, strings.Join(p.Reads, ","))
 				groups[k] = append(groups[k], p)
 				continue
 			}
@@ -157,12 +190,22 @@ func (e *Engine) query(ctx context.Context, sel Selector) (*query, error) {
 	}
 	q := &query{}
 	var err error
-	if q.pq, q.vars, err = e.prepare(ctx, ps); err != nil {
-		return nil, fmt.Errorf("preparing the %s query: %w", sel.Target, err)
+	for _, builtin := range []bool{true, false} {
+		part := slices.DeleteFunc(slices.Clone(ps), func(p *Policy) bool { return p.Builtin != builtin })
+		if len(part) == 0 {
+			continue
+		}
+		b, err := e.prepare(ctx, part)
+		if err != nil {
+			return nil, fmt.Errorf("preparing the %s query: %w", sel.Target, err)
+		}
+		q.main = append(q.main, b)
 	}
-	q.policies = ps
 	for _, k := range slices.Sorted(maps.Keys(groups)) {
-		g := &memoGroup{policies: groups[k]}
+		g := &memoGroup{}
+		if g.batch, err = e.prepare(ctx, groups[k]); err != nil {
+			return nil, fmt.Errorf("preparing the %s query: %w", sel.Target, err)
+		}
 		for _, r := range g.policies[0].Reads {
 			g.reads = append(g.reads, strings.Split(r, "."))
 		}
@@ -171,36 +214,14 @@ func (e *Engine) query(ctx context.Context, sel Selector) (*query, error) {
 			ids[i] = p.ID
 		}
 		g.key = strings.Join(ids, ",")
-		if g.pq, g.vars, err = e.prepare(ctx, g.policies); err != nil {
-			return nil, fmt.Errorf("preparing the %s query: %w", sel.Target, err)
-		}
 		q.groups = append(q.groups, g)
 	}
 	actual, _ := e.queries.LoadOrStore(sel, q)
 	return actual.(*query), nil
 }
 
-// prepare builds one query binding each policy's violations to a variable.
-func (e *Engine) prepare(ctx context.Context, ps []*Policy) (rego.PreparedEvalQuery, []string, error) {
-	if len(ps) == 0 {
-		return rego.PreparedEvalQuery{}, nil, nil
-	}
-	vars := make([]string, len(ps))
-	body := make([]string, len(ps))
-	for i, p := range ps {
-		vars[i] = fmt.Sprintf("v%d", i)
-		body[i] = fmt.Sprintf("%s = %s.violation", vars[i], p.Package)
-	}
-	pq, err := rego.New(
-		rego.Query(strings.Join(body, "; ")),
-		rego.Compiler(e.compiler),
-		rego.Store(e.store),
-	).PrepareForEval(ctx)
-	return pq, vars, err
-}
-
 // discover finds every package with a violation rule and reads its METADATA.
-func (e *Engine) discover(c *ast.Compiler, files *Files) error {
+func (e *Engine) discover(c *ast.Compiler, files *Files, onError Action) error {
 	as := c.GetAnnotationSet()
 	names := make([]string, 0, len(files.Modules))
 	for name := range files.Modules {
@@ -210,9 +231,7 @@ func (e *Engine) discover(c *ast.Compiler, files *Files) error {
 	var errs []error
 	for _, name := range names {
 		m := c.Modules[name]
-		hasViolation := slices.ContainsFunc(m.Rules, func(r *ast.Rule) bool {
-			return r.Head.Name.Equal(ast.Var("violation")) || (len(r.Head.Reference) == 1 && r.Head.Reference[0].Value.Compare(ast.Var("violation")) == 0)
-		})
+		hasViolation := slices.ContainsFunc(m.Rules, isViolation)
 		a := as.GetPackageScope(m.Package)
 		declaresID := a != nil && a.Custom["id"] != nil
 		if !hasViolation {
@@ -227,6 +246,13 @@ func (e *Engine) discover(c *ast.Compiler, files *Files) error {
 			continue
 		}
 		p.Builtin = files.builtinFiles[name]
+		if p.OnError == "" {
+			p.OnError = onError
+		}
+		if err := checkViolation(c, m, name); err != nil {
+			errs = append(errs, fmt.Errorf("policy %s: %w", p.ID, err))
+			continue
+		}
 		if len(p.Reads) > 0 {
 			if err := verifyReads(c, m, p.Reads); err != nil {
 				errs = append(errs, fmt.Errorf("%s: policy %s: %w", name, p.ID, err))
@@ -302,43 +328,7 @@ func (e *Engine) Empty(ctx context.Context, sel Selector) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return len(q.policies) == 0 && len(q.groups) == 0, nil
-}
-
-// Evaluate runs every policy the selector chooses against input and returns
-// their findings, ordered by policy id.
-func (e *Engine) Evaluate(ctx context.Context, sel Selector, input ast.Value) ([]Finding, error) {
-	q, err := e.query(ctx, sel)
-	if err != nil {
-		return nil, err
-	}
-	var out []Finding
-	if len(q.policies) > 0 {
-		rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(input))
-		if err != nil {
-			return nil, fmt.Errorf("evaluating %s policies: %w", sel.Target, err)
-		}
-		if len(rs) != 1 {
-			return nil, fmt.Errorf("evaluating %s policies: %d result sets, want 1", sel.Target, len(rs))
-		}
-		for i, p := range q.policies {
-			vs, _ := rs[0].Bindings[q.vars[i]].([]any)
-			for _, v := range vs {
-				out = append(out, findingFrom(p, v))
-			}
-		}
-	}
-	for _, g := range q.groups {
-		fs, err := e.memo.evaluate(ctx, g, input)
-		if err != nil {
-			return nil, fmt.Errorf("evaluating %s policies: %w", sel.Target, err)
-		}
-		out = append(out, fs...)
-	}
-	if len(q.groups) > 0 {
-		slices.SortStableFunc(out, func(a, b Finding) int { return strings.Compare(a.Policy.ID, b.Policy.ID) })
-	}
-	return out, nil
+	return len(q.main) == 0 && len(q.groups) == 0, nil
 }
 
 // findingFrom accepts {"msg": ..., "path": ...} objects and, for operator

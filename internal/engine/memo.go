@@ -29,11 +29,9 @@ const memoSize = 4096
 // memoGroup is the policies of a query that read the same input parts,
 // evaluated together.
 type memoGroup struct {
-	key      string // the group's policy ids, part of every cache key
-	reads    [][]string
-	pq       rego.PreparedEvalQuery
-	policies []*Policy
-	vars     []string
+	*batch
+	key   string // the group's policy ids, part of every cache key
+	reads [][]string
 }
 
 // verifyReads checks that the rules of module m, and every rule they
@@ -182,7 +180,7 @@ func (e *Engine) MemoStats() (hits, misses int64) {
 
 // evaluate returns the group's findings for input, from the cache when an
 // input with the same part was evaluated before.
-func (m *memo) evaluate(ctx context.Context, g *memoGroup, input ast.Value) ([]Finding, error) {
+func (m *memo) evaluate(ctx context.Context, e *Engine, g *memoGroup, input ast.Value, opts []rego.EvalOption) ([]Finding, error) {
 	sub := part(input, g.reads)
 	key := g.key + "\x00" + sub.String()
 	if v, ok := m.cache.Get(key); ok {
@@ -190,20 +188,15 @@ func (m *memo) evaluate(ctx context.Context, g *memoGroup, input ast.Value) ([]F
 		return v.([]Finding), nil
 	}
 	m.misses.Add(1)
-	rs, err := g.pq.Eval(ctx, rego.EvalParsedInput(sub))
+	out, err := e.evalBatch(ctx, g.batch, sub, opts)
 	if err != nil {
 		return nil, err
 	}
-	if len(rs) != 1 {
-		return nil, fmt.Errorf("%d result sets, want 1", len(rs))
+	if out == nil {
+		out = []Finding{}
 	}
-	out := []Finding{}
-	for i, p := range g.policies {
-		vs, _ := rs[0].Bindings[g.vars[i]].([]any)
-		for _, v := range vs {
-			out = append(out, findingFrom(p, v))
-		}
-	}
+	// A policy's error is kept too: on the same part the policy fails the
+	// same way, and retrying it would cost a failing evaluation per review.
 	m.cache.Add(key, out)
 	return out, nil
 }

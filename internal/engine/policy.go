@@ -102,6 +102,11 @@ type Policy struct {
 	PSS *PSSCheck `json:"pss,omitempty"`
 	// Builtin is true for policies of the embedded bundle.
 	Builtin bool `json:"builtin"`
+	// OnError is what happens when the policy fails to evaluate on an
+	// object (custom.onError, else Options.OnError, else deny): at most
+	// this action, and never more than the policy's own action
+	// (Finding.Action).
+	OnError Action `json:"onError"`
 	// Reads lists the only parts of the input the policy reads ("state.iam"),
 	// from custom.reads; the engine verifies it and reuses the policy's
 	// findings across evaluations whose input holds the same values there
@@ -173,6 +178,7 @@ type custom struct {
 	Example     string    `json:"example"`
 	PSS         *PSSCheck `json:"pss"`
 	Reads       []string  `json:"reads"`
+	OnError     string    `json:"onError"`
 }
 
 // policyFromAnnotations builds a Policy from a package's METADATA, or
@@ -232,6 +238,13 @@ func policyFromAnnotations(pkg ast.Ref, a *ast.Annotations, file string) (*Polic
 	}
 	if p.PSS != nil && p.PSS.Level != "baseline" && p.PSS.Level != "restricted" {
 		problems = append(problems, fmt.Sprintf("custom.pss.level %q is not baseline or restricted", p.PSS.Level))
+	}
+	if c.OnError != "" {
+		if act, err := ParseAction(c.OnError); err != nil {
+			problems = append(problems, "custom.onError: "+err.Error())
+		} else {
+			p.OnError = act
+		}
 	}
 	for _, r := range p.Reads {
 		if !readPattern.MatchString(r) {

@@ -18,7 +18,7 @@ import (
 
 // TestRegoUnitTests runs the *_test.rego files of the embedded bundle with
 // OPA's test runner, as `opa test rego/` does, with the production modules
-// compiled the way the engine compiles them (strict, no print). Each Rego
+// compiled the way the engine compiles them (Tollgate's capabilities, strict, no print). Each Rego
 // test is a subtest; todo_test_* rules are reported as skipped.
 func TestRegoUnitTests(t *testing.T) {
 	ctx := context.Background()
@@ -41,6 +41,7 @@ func TestRegoUnitTests(t *testing.T) {
 	defer store.Abort(ctx, txn)
 
 	compiler := ast.NewCompiler().
+		WithCapabilities(engine.Capabilities()).
 		WithStrict(true).
 		WithEnablePrintStatements(false).
 		WithUseTypeCheckAnnotations(true)

@@ -57,7 +57,7 @@ func RunRego(ctx context.Context, e *engine.Engine, filter string, coverage bool
 		return nil, nil, err
 	}
 	defer store.Abort(ctx, txn)
-	compiler := ast.NewCompiler().WithStrict(true).WithEnablePrintStatements(false).WithUseTypeCheckAnnotations(true)
+	compiler := ast.NewCompiler().WithCapabilities(engine.Capabilities()).WithStrict(true).WithEnablePrintStatements(false).WithUseTypeCheckAnnotations(true)
 	runner := tester.NewRunner().SetCompiler(compiler).SetStore(store).SetModules(modules).EnableTracing(false)
 	var cov *cover.Cover
 	if coverage {

@@ -17,7 +17,8 @@ func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjec
 	_, templatePath := subject.Template()
 	for _, f := range findings {
 		p := f.Policy
-		act := r.action(p, ns, target)
+		// A policy that failed to evaluate is enforced at its action on error.
+		act := f.Action(r.action(p, ns, target))
 		if act == engine.ActionOff {
 			continue
 		}

@@ -21,10 +21,10 @@ changes(pattern) := [op |
 # summary describes operations for a message, in patch order, those that
 # change the same field together:
 # `container "app": add env: AWS_ROLE_ARN, AWS_REGION; add volumes: aws-iam-token`.
-summary(ops) := concat("; ", [_group(ops, k) | some k in _keys(ops)])
+summary(ops) := concat("; ", [_describe(k, run) | some [k, run] in _groups(ops)])
 
 # describe says what one operation changes.
-describe(op) := _group([op], _key(op))
+describe(op) := _describe(_key(op), [op])
 
 # path is the field a finding points at: the first operation's, without a
 # trailing list index.
@@ -32,26 +32,28 @@ path(ops) := regex.replace(ops[0].field, `\[[0-9]+\]$`, "")
 
 _key(op) := [_where(op), op.op, _tail(op)]
 
-# _keys are the distinct keys of ops, in the order they first appear.
-_keys(ops) := [k |
-	some i, op in ops
-	k := _key(op)
-	not _earlier(ops, i, k)
-]
-
-_earlier(ops, i, k) if {
-	some j, other in ops
-	j < i
-	_key(other) == k
+# _groups are [key, operations with that key in patch order], ordered by
+# where each key first appears. Sorting [key, index, op] puts each key's
+# operations together in patch order, so one pass over the sorted list
+# finds the groups: n log n, where testing each operation against every
+# earlier one is quadratic in the patch (a pod of many containers).
+_groups(ops) := [[k, run] | some [_, k, run] in runs] if {
+	sorted := sort([[_key(op), i, op] | some i, op in ops])
+	starts := [j | some j, _ in sorted; _starts_group(sorted, j)]
+	ends := array.concat(array.slice(starts, 1, count(starts)), [count(sorted)])
+	runs := sort([[sorted[b][1], sorted[b][0], [x[2] | some x in array.slice(sorted, b, ends[g])]] | some g, b in starts])
 }
 
-_group(ops, k) := concat("", [k[0], k[1], " ", k[2], _values(ops, k)])
+_starts_group(_, 0)
 
-_values(_, k) := "" if k[1] == "remove"
+_starts_group(sorted, j) if sorted[j - 1][0] != sorted[j][0]
 
-_values(ops, k) := concat("", [": ", concat(", ", [label(v) |
-	some op in ops
-	_key(op) == k
+_describe(k, run) := concat("", [k[0], k[1], " ", k[2], _values(k, run)])
+
+_values(k, _) := "" if k[1] == "remove"
+
+_values(k, run) := concat("", [": ", concat(", ", [label(v) |
+	some op in run
 	some v in _items(op.value)
 ])]) if {
 	k[1] != "remove"

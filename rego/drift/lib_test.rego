@@ -73,3 +73,17 @@ test_operations_on_one_field_are_grouped if {
 	]
 	lib.summary(ops) == `container "app": add env: AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_REGION; add volumes: aws-iam-token` with input as input_of(ops)
 }
+
+test_summary_of_no_operations_is_empty if {
+	lib.summary([]) == "" with input as input_of([])
+}
+
+test_summary_groups_a_key_that_comes_back if {
+	ops := [
+		op("add", "/spec/tolerations/-", "spec.tolerations[0]", {"key": "a", "operator": "Exists"}),
+		op("remove", "/spec/containers/0/lifecycle", "spec.containers[0].lifecycle", null),
+		op("add", "/spec/tolerations/-", "spec.tolerations[1]", {"key": "b", "operator": "Exists"}),
+		op("remove", "/spec/containers/0/lifecycle", "spec.containers[0].lifecycle", null),
+	]
+	lib.summary(ops) == `add tolerations: a, b; container "app": remove lifecycle` with input as input_of(ops)
+}

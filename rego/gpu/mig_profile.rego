@@ -62,8 +62,18 @@ _catalog := data.tollgate.catalog
 # types, or narrows them to none Tollgate knows.
 _target_types := {t |
 	some t, _ in _catalog.instanceTypes
-	some term in _terms
-	_allows_all(term, t)
+	_allows_all(_selector, t)
+	_some_term_allows(t)
+}
+
+# The node selector holds in every term ((S and T1) or (S and T2) is S and
+# (T1 or T2)), so it is checked once per instance type rather than once per
+# term: copying it into every term costs terms times selector entries.
+_some_term_allows(_) if count(_affinity_terms) == 0
+
+_some_term_allows(t) if {
+	some term in _affinity_terms
+	_allows_all(object.get(term, "matchExpressions", []), t)
 }
 
 _target_gpus := {_catalog.instanceTypes[t].gpu | some t in _target_types} if {
@@ -73,15 +83,11 @@ _target_gpus := {_catalog.instanceTypes[t].gpu | some t in _target_types} if {
 
 _valid := {p | some g in _target_gpus; some p in object.get(_catalog.gpus[g], "profiles", [])}
 
-# _terms are the pod's required node selector terms, each with the node
-# selector added (terms are ORed); the node selector alone without terms.
+# _selector is the node selector as requirements; _affinity_terms the
+# pod's required node selector terms (ORed).
 _selector := [{"key": k, "operator": "In", "values": [v]} | some k, v in object.get(input.pod.spec, "nodeSelector", {})]
 
 _affinity_terms := object.get(input.pod.spec, ["affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"], [])
-
-_terms := [array.concat(_selector, object.get(t, "matchExpressions", [])) | some t in _affinity_terms] if {
-	count(_affinity_terms) > 0
-} else := [_selector]
 
 _allows_all(reqs, t) if {
 	every r in reqs {

@@ -53,6 +53,19 @@ first_path(false, field, bad) := concat(".", [bad[0][0], field])
 # names returns the container names of a list of [path, container].
 names(bad) := [x[1].name | some x in bad]
 
+# unique returns xs without repeated elements, each where it first occurs,
+# in O(n log n) (a membership test per element would make it quadratic):
+# sorting [element, index] pairs puts the first occurrence of every
+# element ahead of its repeats.
+unique(xs) := [x | some [_, x] in firsts] if {
+	pairs := sort([[x, i] | some i, x in xs])
+	firsts := sort([[i, x] | some k, [x, i] in pairs; _first(pairs, k)])
+}
+
+_first(_, 0)
+
+_first(pairs, k) if pairs[k - 1][0] != pairs[k][0]
+
 # procMount is shared by the baseline and restricted checks (upstream's
 # procMount_1_0).
 proc_mount_violation := {"msg": msg, "path": path} if {

@@ -102,6 +102,16 @@ test_setters if {
 	pss.setters(true, ["a"]) == `pod and container "a"`
 }
 
+# unique keeps each element once, where it first occurs, as a membership
+# test against the elements before it would.
+test_unique if {
+	pss.unique([]) == []
+	pss.unique(["a"]) == ["a"]
+	pss.unique(["b", "a", "b", "c", "a", "a"]) == ["b", "a", "c"]
+	pss.unique(["z", "y", "x"]) == ["z", "y", "x"]
+	pss.unique([2, "2", 2, 1]) == [2, "2", 1]
+}
+
 test_first_path if {
 	pss.first_path(true, "securityContext.runAsUser", []) == "spec.securityContext.runAsUser"
 	pss.first_path(false, "securityContext.runAsUser", [["spec.containers[1]", {}]]) == "spec.containers[1].securityContext.runAsUser"

@@ -40,22 +40,32 @@ labels := object.get(input.object, ["spec", "template", "metadata", "labels"], {
 
 taints := object.get(input.object, ["spec", "template", "spec", "taints"], [])
 
-# requirement_path is the field path of the first requirement on key.
-requirement_path(key) := sprintf("spec.template.spec.requirements[%d]", [i]) if {
-	i := min({j | some j, r in requirements; r.key == key})
+# on(key) are [index, requirement] of the requirements on key, in order.
+on(key) := object.get(_by_key, [key], [])
+
+# _by_key groups the requirements by key in one pass: the inner
+# comprehension, assigned after k is bound, is indexed by k (OPA's
+# comprehension indexing), and a rule without arguments is evaluated once
+# per query. Scanning every requirement per key instead costs keys times
+# requirements.
+_by_key := {k: rs |
+	some k in {r.key | some r in requirements}
+	rs := [[j, r] | some j, r in requirements; r.key == k]
 }
+
+# requirement_path is the field path of the first requirement on key.
+requirement_path(key) := sprintf("spec.template.spec.requirements[%d]", [on(key)[0][0]])
 
 # listed(key) is the set of values the In and NotIn requirements on key
 # leave; undefined when no In requirement names key.
-listed(key) := intersection({{v | some v in r.values} | some r in requirements; r.key == key; r.operator == "In"}) - {v |
-	some r in requirements
-	r.key == key
+listed(key) := intersection({{v | some v in r.values} | some [_, r] in on(key); r.operator == "In"}) - {v |
+	some [_, r] in on(key)
 	r.operator == "NotIn"
 	some v in r.values
 } if {
-	some r in requirements
-	r.key == key
-	r.operator == "In"
+	# One solution: a body with one per In requirement would compute the
+	# value once per In requirement.
+	"In" in {r.operator | some [_, r] in on(key)}
 }
 
 # named_types are the instance types the NodePool lists (In on
@@ -210,8 +220,8 @@ _gpu_props(t) := {} if {
 # the NodePool: "karpenter.k8s.aws/instance-gpu-count is none; required Gt 0".
 rejections(t) := {sprintf("%s is %s; required %s", [r.key, _shown(v), describe(r)]) |
 	p := props(t)
-	some r in requirements
-	v := p[r.key]
+	some key, v in p
+	some [_, r] in on(key)
 	not admits(r, v)
 }
 

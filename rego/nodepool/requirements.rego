@@ -41,7 +41,7 @@ import data.tollgate.nodepool.lib
 
 _keys := {r.key | some r in lib.requirements}
 
-_on(key) := [r | some r in lib.requirements; r.key == key]
+_on(key) := [r | some [_, r] in lib.on(key)]
 
 _described(key) := concat(" and ", [lib.describe(r) | some r in _on(key)])
 
@@ -54,12 +54,17 @@ violation contains {"msg": msg, "path": lib.requirement_path(key)} if {
 
 # DoesNotExist with a requirement that needs the label.
 violation contains {"msg": msg, "path": lib.requirement_path(key)} if {
-	some key in _keys
-	some r in _on(key)
-	r.operator == "DoesNotExist"
+	some key in _does_not_exist
 	some other in _on(key)
 	other.operator in {"In", "Exists", "Gt", "Gte", "Lt", "Lte"}
 	msg := sprintf("requirements on %s can never match: DoesNotExist contradicts %s", [key, lib.describe(other)])
+}
+
+# The keys of DoesNotExist requirements: pairing each of them with every
+# other requirement on its key would cost their product.
+_does_not_exist contains r.key if {
+	some r in lib.requirements
+	r.operator == "DoesNotExist"
 }
 
 # Numeric bounds that leave no integer.

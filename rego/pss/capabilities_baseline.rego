@@ -50,8 +50,7 @@ _finding := {"msg": msg, "path": path} if {
 		some a in c.securityContext.capabilities.add
 		not a in _allowed
 	]
-	all_names := pss.names(bad)
-	names := [n | some k, n in all_names; not n in array.slice(all_names, 0, k)]
+	names := pss.unique(pss.names(bad))
 	caps := sort({a |
 		some c in input.pod.containers
 		some a in c.securityContext.capabilities.add

@@ -41,8 +41,7 @@ _finding := {"msg": msg, "path": path} if {
 		some j, port in c.ports
 		port.hostPort != 0
 	]
-	all_names := pss.names(bad)
-	names := [n | some k, n in all_names; not n in array.slice(all_names, 0, k)]
+	names := pss.unique(pss.names(bad))
 	ports := sort({sprintf("%d", [port.hostPort]) |
 		some c in input.pod.containers
 		some port in c.ports
