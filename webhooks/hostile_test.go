@@ -9,6 +9,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // gpuPodWith is a restricted-compliant pod asking for qty GPUs.
@@ -90,6 +93,47 @@ func TestMutateNeverDenies(t *testing.T) {
 			}
 			if n := testutil.ToFloat64(m.Metrics.Requests.WithLabelValues("mutate", tc.outcome)) - before; n != 1 {
 				t.Errorf("%s counted %v times, want 1", tc.outcome, n)
+			}
+		})
+	}
+}
+
+// TestUpdateReviewed: a pod update is reviewed when ephemeral containers
+// are added, or when the spec of a pod that still has scheduling gates
+// changes; a label update or an update of an ungated pod is not.
+func TestUpdateReviewed(t *testing.T) {
+	const (
+		plain       = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n"},"spec":{"containers":[{"name":"c","image":"i"}]}}`
+		plainLabel  = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n","labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i"}]}}`
+		plainSpot   = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n"},"spec":{"nodeSelector":{"karpenter.sh/capacity-type":"spot"},"containers":[{"name":"c","image":"i"}]}}`
+		gated       = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n"},"spec":{"schedulingGates":[{"name":"g"}],"containers":[{"name":"c","image":"i"}]}}`
+		gatedLabel  = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n","labels":{"a":"b"}},"spec":{"schedulingGates":[{"name":"g"}],"containers":[{"name":"c","image":"i"}]}}`
+		gatedSpot   = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n"},"spec":{"schedulingGates":[{"name":"g"}],"nodeSelector":{"karpenter.sh/capacity-type":"spot"},"containers":[{"name":"c","image":"i"}]}}`
+		withDebug   = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"n"},"spec":{"containers":[{"name":"c","image":"i"}],"ephemeralContainers":[{"name":"d","image":"busybox"}]}}`
+		ungatedSpot = plainSpot
+	)
+	for _, tc := range []struct {
+		name     string
+		old, neu string
+		want     bool
+	}{
+		{"label on an ungated pod", plain, plainLabel, false},
+		{"label on a gated pod", gated, gatedLabel, false},
+		{"Spot selector on a gated pod", gated, gatedSpot, true},
+		{"the last gate removed with a Spot selector", gated, ungatedSpot, true},
+		{"ephemeral container", plain, withDebug, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := kubeobjects.Decode([]byte(tc.neu), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, err := kubeobjects.Decode([]byte(tc.old), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := updateReviewed(admission.Request{}, o, old); got != tc.want {
+				t.Errorf("updateReviewed = %v, want %v", got, tc.want)
 			}
 		})
 	}

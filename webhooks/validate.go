@@ -148,14 +148,22 @@ func decodeOld(req admission.Request) (*kubeobjects.Object, error) {
 	return o, nil
 }
 
-// updateReviewed decides whether an UPDATE is worth a review: a pod only
-// when ephemeral containers are added (kubectl debug), as Pod Security
-// Admission does; a workload when its pod template changed; NodePools and
-// ACK resources always.
+// updateReviewed decides whether an UPDATE is worth a review: a pod when
+// ephemeral containers are added (kubectl debug), as Pod Security
+// Admission does, or when the spec of a pod that still has scheduling
+// gates changes (its node selector, affinity and tolerations may, until
+// the last gate is removed); a workload when its pod template changed;
+// NodePools and ACK resources always.
 func updateReviewed(req admission.Request, o, old *kubeobjects.Object) bool {
 	if p := o.Pod(); p != nil {
 		op := old.Pod()
-		return op == nil || req.SubResource == "ephemeralcontainers" || len(p.Spec.EphemeralContainers) > len(op.Spec.EphemeralContainers)
+		switch {
+		case op == nil || req.SubResource == "ephemeralcontainers" || len(p.Spec.EphemeralContainers) > len(op.Spec.EphemeralContainers):
+			return true
+		case len(op.Spec.SchedulingGates) > 0:
+			return !equality.Semantic.DeepEqual(p.Spec, op.Spec)
+		}
+		return false
 	}
 	if t, _ := o.Template(); t != nil {
 		ot, _ := old.Template()

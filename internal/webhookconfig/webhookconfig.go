@@ -99,10 +99,17 @@ func Validating(o Options) *admissionregistrationv1.ValidatingWebhookConfigurati
 			AdmissionReviewVersions: []string{"v1"},
 		}
 	}
+	// Pod updates are reviewed while the pod is gated: the scheduling
+	// constraints of a pod with schedulingGates can still be changed, and
+	// a Spot selector added then would never be reviewed otherwise
+	// (kubernetes.io/docs/concepts/scheduling-eviction/pod-scheduling-readiness,
+	// "Mutable Pod scheduling directives"). The match condition keeps every
+	// other pod update off Tollgate's path.
 	pods := common("pods.validate.tollgate.dev",
-		rule("", "v1", []string{"pods"}, create),
+		rule("", "v1", []string{"pods"}, create, update),
 		rule("", "v1", []string{"pods/ephemeralcontainers"}, update))
 	pods.NamespaceSelector = o.namespaceSelector()
+	pods.MatchConditions = []admissionregistrationv1.MatchCondition{{Name: "pod-create-or-gated-update", Expression: chart.ValidatingPodMatchExpression()}}
 	workloads := common("workloads.validate.tollgate.dev",
 		rule("apps", "v1", []string{"deployments", "statefulsets", "daemonsets", "replicasets"}, create, update),
 		rule("batch", "v1", []string{"jobs", "cronjobs"}, create, update))

@@ -27,3 +27,11 @@ test_bare_pod_update_is_not_judged if {
 	doc := object.union(t.pod({"name": "notebook"}, t.spot_spec([t.container("a")])), {"request": {"operation": "UPDATE"}})
 	controller.violation == set() with input as doc
 }
+
+# A gated pod's node selector can still change: the update that sends it
+# to Spot is judged.
+test_gated_bare_pod_update_is_judged if {
+	gated := {"spec": {"schedulingGates": [{"name": "example.com/hold"}]}}
+	doc := object.union(t.pod({"name": "notebook"}, t.spot_spec([t.container("a")])), {"request": {"operation": "UPDATE"}, "oldObject": gated})
+	count(controller.violation) == 1 with input as doc
+}

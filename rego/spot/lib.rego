@@ -11,8 +11,11 @@
 #   (karpenter.sh/nodepool) allows Spot. A node selector,
 #   required node affinity or NodePool that keeps the pod off Spot wins over
 #   all of these. DaemonSet pods run on every node and are not judged, and
-#   pods are judged when they are created: a pod's scheduling constraints do
-#   not change afterwards, while a workload's template does.
+#   pods are judged when they are created and when they are updated while
+#   they still have scheduling gates: until the last gate is removed, a
+#   pod's node selector, affinity and tolerations can still change
+#   (Kubernetes "Mutable Pod scheduling directives"); afterwards they
+#   cannot, while a workload's template can.
 package tollgate.spot.lib
 
 import data.tollgate.nodepool.lib as nodepool
@@ -130,10 +133,15 @@ daemonset if input.workload.kind == "DaemonSet"
 
 daemonset if owner.kind == "DaemonSet"
 
+# pod_update is an update of a pod whose placement can no longer change
+# (it had no scheduling gate left).
 pod_update if {
 	input.kind.kind == "Pod"
 	input.request.operation == "UPDATE"
+	not _gated_update
 }
+
+_gated_update if count(input.oldObject.spec.schedulingGates) > 0
 
 # owner is the pod's controller owner reference; undefined for bare pods
 # and for templates.
