@@ -104,7 +104,11 @@ func (w *Watcher) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer fw.Close()
+	defer func() {
+		if err := fw.Close(); err != nil {
+			w.Log.Error(err, "closing the bundle directory watch")
+		}
+	}()
 	for _, d := range w.Dirs {
 		if err := fw.Add(d); err != nil {
 			w.Log.Error(err, "watching bundle directory; polling only", "dir", d)
