@@ -42,6 +42,8 @@ func TestHostileRequests(t *testing.T) {
 			`metadata.namespace "kube-system" is not the request's namespace "enforced"`},
 		{"a GPU count past any node", envelope("CREATE", "Pod", "", "enforced", []byte(gpuPodWith("enforced", "1e70000"))),
 			`Pod enforced/g: spec.containers[0].resources.limits[nvidia.com/gpu]: 10e69999 is not a GPU count`},
+		{"a GPU count past any node in a Job's template", envelope("CREATE", "Job", "batch", "enforced", []byte(`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j","namespace":"enforced"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"i:1","resources":{"requests":{"nvidia.com/mig-3g.40gb":"1e70000"}}}]}}}}`)),
+			`Job enforced/j: spec.template.spec.containers[0].resources.requests[nvidia.com/mig-3g.40gb]: 10e69999 is not a GPU count`},
 		{"a fraction of a GPU", envelope("CREATE", "Pod", "", "enforced", []byte(gpuPodWith("enforced", "500m"))),
 			`spec.containers[0].resources.limits[nvidia.com/gpu]: 500m is not a GPU count`},
 		{"JSON nested 5,000 deep in a NodePool", envelope("CREATE", "NodePool", "karpenter.sh", "", []byte(`{"apiVersion":"karpenter.sh/v1","kind":"NodePool","metadata":{"name":"np"},"spec":{"template":{"spec":{"x":`+deep+`}}}}`)),

@@ -238,7 +238,7 @@ func startTollgateEnv(kubeconfig string, environ []string, extra ...string) (*to
 		"--kubeconfig", kubeconfig,
 		"--config", cfg,
 		"--host", "127.0.0.1",
-		"--metrics-bind-address", t.metrics,
+		"--metrics-bind-address", t.metrics, "--metrics-secure=false",
 		"--health-probe-bind-address", probe,
 		"--release-namespace", "tollgate-system",
 	}, extra...)

@@ -126,10 +126,10 @@ func pod(n int, f features) map[string]any {
 	annotations := map[string]any{"tollgate.dev/mig-profile": "9g.99gb"}
 	for i := range n {
 		c := container(i, f)
-		switch {
-		case i%10 == 1:
+		switch i % 10 {
+		case 1:
 			inits = append(inits, c)
-		case i%10 == 2:
+		case 2:
 			ephemerals = append(ephemerals, c)
 		default:
 			apps = append(apps, c)

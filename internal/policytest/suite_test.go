@@ -154,7 +154,7 @@ func TestLoadErrors(t *testing.T) {
 		// Malformed YAML, with the line.
 		{"syntax error", map[string]string{"s.yaml": head + "cases:\n- name: [\n"}, ":5: invalid YAML: did not find expected node content"},
 		{"unknown key", map[string]string{"s.yaml": head + "casez: []\n"}, ":4: field casez not found in type policytest.Suite"},
-		{"unknown expect key", map[string]string{"s.yaml": c(obj + "  expect: {alowed: true}\n")}, ":7: field alowed not found in type policytest.Expect"},
+		{"unknown expect key", map[string]string{"s.yaml": c(obj + "  expect: {alowed: true}\n")}, ":7: field alowed not found in type policytest.Expect"}, //nolint:misspell // the misspelled key is the case
 		{"unknown case key", map[string]string{"s.yaml": c(obj + "  opperation: UPDATE\n")}, ":7: field opperation not found in type policytest.Case"},
 		{"wrong type", map[string]string{"s.yaml": c(obj + "  expect: {patch: two}\n")}, ":7: cannot unmarshal !!str `two` into int"},
 		{"several type errors", map[string]string{"s.yaml": c(obj + "  expect: {patch: two, allowed: maybe}\n")}, "(and 1 more)"},

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
 
@@ -45,38 +46,49 @@ const maxGPUCount = 1 << 53
 // checkGPUCounts refuses a pod (or pod template) whose containers ask for
 // a GPU resource with a quantity that is not a whole number of devices
 // Tollgate can count: a fraction, a negative number, or one past 2^53.
-func (r *Reviewer) checkGPUCounts(ref string, spec *corev1.PodSpec, prefix string) error {
-	gpu := func(name corev1.ResourceName) bool {
-		if _, ok := r.cfg.Validators.GPUResources[string(name)]; ok {
-			return true
+// It allocates nothing unless it refuses: it runs on every review.
+// prefix is the path of the pod spec: "spec", or a template's path
+// ("spec.template", "spec.jobTemplate.spec.template") with ".spec" added
+// only on a refusal.
+func (r *Reviewer) checkGPUCounts(o *kubeobjects.Object, spec *corev1.PodSpec, prefix string) error {
+	for _, group := range [2]struct {
+		kind string
+		cs   []corev1.Container
+	}{{"initContainers", spec.InitContainers}, {"containers", spec.Containers}} {
+		for i := range group.cs {
+			res := &group.cs[i].Resources
+			for _, list := range [2]struct {
+				field string
+				rl    corev1.ResourceList
+			}{{"limits", res.Limits}, {"requests", res.Requests}} {
+				for name, q := range list.rl {
+					if !r.isGPUResource(name) {
+						continue
+					}
+					if n, ok := q.AsInt64(); !ok || n < 0 || n > maxGPUCount {
+						return &InputError{
+							Object: o.Ref().String(),
+							Field:  fmt.Sprintf("%s.%s[%d].resources.%s[%s]", specPath(prefix), group.kind, i, list.field, name),
+							Msg:    q.String() + " is not a GPU count (a whole number of devices)",
+						}
+					}
+				}
+			}
 		}
-		return strings.HasPrefix(string(name), state.MIGResourcePrefix)
 	}
-	check := func(field string, rl corev1.ResourceList) error {
-		for name, q := range rl {
-			if !gpu(name) {
-				continue
-			}
-			if n, ok := q.AsInt64(); !ok || n < 0 || n > maxGPUCount {
-				return &InputError{Object: ref, Field: fmt.Sprintf("%s[%s]", field, name), Msg: q.String() + " is not a GPU count (a whole number of devices)"}
-			}
-		}
-		return nil
+	return nil
+}
+
+func (r *Reviewer) isGPUResource(name corev1.ResourceName) bool {
+	if _, ok := r.cfg.Validators.GPUResources[string(name)]; ok {
+		return true
 	}
-	lists := func(kind string, cs []corev1.Container) error {
-		for i := range cs {
-			base := fmt.Sprintf("%s.%s[%d].resources", prefix, kind, i)
-			if err := check(base+".limits", cs[i].Resources.Limits); err != nil {
-				return err
-			}
-			if err := check(base+".requests", cs[i].Resources.Requests); err != nil {
-				return err
-			}
-		}
-		return nil
+	return strings.HasPrefix(string(name), state.MIGResourcePrefix)
+}
+
+func specPath(prefix string) string {
+	if prefix == "spec" {
+		return prefix
 	}
-	if err := lists("initContainers", spec.InitContainers); err != nil {
-		return err
-	}
-	return lists("containers", spec.Containers)
+	return prefix + ".spec"
 }

@@ -138,10 +138,10 @@ func (r *Reviewer) admit(ctx context.Context, req *Request) (*pass, *Result, err
 // checkInput refuses an object Tollgate cannot judge (badinput.go).
 func (r *Reviewer) checkInput(o *kubeobjects.Object) error {
 	if p := o.Pod(); p != nil {
-		return r.checkGPUCounts(o.Ref().String(), &p.Spec, "spec")
+		return r.checkGPUCounts(o, &p.Spec, "spec")
 	}
 	if t, path := o.Template(); t != nil {
-		return r.checkGPUCounts(o.Ref().String(), &t.Spec, path+".spec")
+		return r.checkGPUCounts(o, &t.Spec, path)
 	}
 	return nil
 }

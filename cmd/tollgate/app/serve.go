@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -36,6 +37,8 @@ type serveOptions struct {
 	host             string
 	port             int
 	metricsAddr      string
+	metricsSecure    bool
+	enableHTTP2      bool
 	probeAddr        string
 	releaseNamespace string
 	development      bool
@@ -85,6 +88,8 @@ func NewServeCommand(s IOStreams) *cobra.Command {
 	f.StringVar(&o.host, "host", "", "address the webhook server listens on (default all)")
 	f.IntVar(&o.port, "port", 9443, "webhook server port")
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "metrics address (0 disables)")
+	f.BoolVar(&o.metricsSecure, "metrics-secure", true, "serve metrics over HTTPS to callers the API server authenticates and authorizes for GET /metrics; false serves plain HTTP to anyone who can reach the address")
+	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "offer HTTP/2 on the webhook and metrics servers (off: HTTP/2 rapid-reset advisories)")
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "health and readiness probe address")
 	f.StringVar(&o.releaseNamespace, "release-namespace", os.Getenv("POD_NAMESPACE"), "namespace Tollgate runs in; always exempt")
 	f.BoolVar(&o.development, "development", false, "human-readable debug logs")
@@ -120,6 +125,14 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 		return clientcmd.BuildConfigFromFlags("", kubeconfig)
 	}
 	return ctrl.GetConfig()
+}
+
+// DisableHTTP2 offers only HTTP/1.1 in ALPN: the Kubernetes default for
+// webhook and metrics servers since the HTTP/2 rapid-reset and stream
+// cancellation advisories (CVE-2023-44487, CVE-2023-39325); the API server
+// speaks HTTP/1.1 to webhooks just as well. --enable-http2 turns it back on.
+func DisableHTTP2(c *tls.Config) {
+	c.NextProtos = []string{"http/1.1"}
 }
 
 // TLSOptions are the webhook server's TLS settings: TLS 1.2 at least, and
@@ -199,10 +212,29 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	return runManager(ctx, rc, mgr, informers, o, log)
 }
 
+// metricsOptions serves metrics over HTTPS to callers the API server
+// authenticates and authorizes for GET /metrics (controller-runtime's
+// authn/authz filter: a TokenReview and a SubjectAccessReview per caller,
+// cached), unless --metrics-secure=false says otherwise: then plain HTTP
+// to anyone who can reach the port, for a loopback-only or NetworkPolicy-
+// fenced address.
+func metricsOptions(rc *rest.Config, o serveOptions, tlsOpts []func(*tls.Config)) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: o.metricsAddr, TLSOpts: tlsOpts}
+	if o.metricsSecure {
+		opts.SecureServing = true
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return opts
+}
+
 // newManager builds the controller-runtime manager: the webhook server
 // (TLS 1.2+, the certificate directory reloaded on change), metrics,
 // probes, leader election, and the informer caches with their transforms.
 func newManager(rc *rest.Config, o serveOptions, informers *state.Informers) (ctrl.Manager, error) {
+	tlsOpts := []func(*tls.Config){TLSOptions}
+	if !o.enableHTTP2 {
+		tlsOpts = append(tlsOpts, DisableHTTP2)
+	}
 	mgr, err := ctrl.NewManager(rc, ctrl.Options{
 		Scheme:                  Scheme(),
 		LeaderElection:          o.leaderElect,
@@ -211,13 +243,13 @@ func newManager(rc *rest.Config, o serveOptions, informers *state.Informers) (ct
 		// Leadership is given up on shutdown so that another replica
 		// takes over rotation at once.
 		LeaderElectionReleaseOnCancel: true,
-		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                       metricsOptions(rc, o, tlsOpts),
 		HealthProbeBindAddress:        o.probeAddr,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host:    o.host,
 			Port:    o.port,
 			CertDir: o.certDir,
-			TLSOpts: []func(*tls.Config){TLSOptions},
+			TLSOpts: tlsOpts,
 		}),
 		Cache: informers.CacheOptions(cache.Options{}),
 	})

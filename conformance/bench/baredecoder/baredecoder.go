@@ -57,14 +57,15 @@ func Handler(record func(body []byte)) http.Handler {
 
 // Listen opens a TLS listener on addr with the key pair tls.crt and tls.key
 // of certDir, configured as `tollgate serve` configures its webhook server:
-// controller-runtime offers HTTP/2 ("h2") and serve applies app.TLSOptions.
+// serve applies app.TLSOptions and app.DisableHTTP2.
 func Listen(addr, certDir string) (net.Listener, error) {
 	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
 	if err != nil {
 		return nil, err
 	}
-	cfg := &tls.Config{NextProtos: []string{"h2"}, Certificates: []tls.Certificate{cert}}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	app.TLSOptions(cfg)
+	app.DisableHTTP2(cfg)
 	return tls.Listen("tcp", addr, cfg)
 }
 
