@@ -63,7 +63,7 @@ func StartServe(ctx context.Context, bin string, cl *Cluster, env *Env, logPath 
 		"--cert-dir", cl.CP.WebhookCertDir,
 		"--host", "127.0.0.1",
 		"--port", strconv.Itoa(cl.CP.WebhookPort),
-		"--metrics-bind-address", metrics,
+		"--metrics-bind-address", metrics, "--metrics-secure=false",
 		"--health-probe-bind-address", probe,
 		"--release-namespace", "tollgate-system",
 	}, []string{"AWS_EC2_METADATA_DISABLED=true"})
