@@ -7,18 +7,46 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	kjson "sigs.k8s.io/json"
 )
 
-// MaxBodyBytes bounds an AdmissionReview body. The API server sends at most
-// an object and its old version, each bounded by etcd's 1.5 MiB request
-// limit, plus the envelope; 6 MiB leaves room and rejects anything larger
-// with 413 before it is read into memory.
-const MaxBodyBytes = 6 << 20
+// MaxBodyBytes bounds an AdmissionReview body, sized from what the API
+// server can send: an object as a client wrote it is at most
+// kube-apiserver's request body limit (--max-request-body-bytes, 3 MiB by
+// default; kubernetes/kubernetes#73805), and the object in a review also
+// carries the managedFields the API server adds, which for an object of
+// many small entries (thousands of containers) can be as large as the
+// object; an UPDATE sends the old object as well. 2 x (3 + 3) MiB plus the
+// envelope fits in 16 MiB; anything larger is refused with 413 before it
+// is read. (etcd's 1.5 MiB limit applies only when the object is stored,
+// after admission.)
+const MaxBodyBytes = 16 << 20
+
+// MaxInflightBytes bounds the request bodies being read and reviewed at
+// once. A review holds several times its body in memory (the bytes, the
+// typed object, the policy input), so a burst of maximum-size requests
+// would otherwise multiply memory past the pod's limit; a request waits
+// for room until its timeout and then gets 503, to which the API server
+// applies the webhook's failurePolicy. Ordinary pods (kilobytes) never
+// wait: 48 MiB is three maximum-size reviews at once, or thousands of
+// ordinary ones. docs/reliability.md has the measurement.
+var MaxInflightBytes int64 = 48 << 20
+
+var inflight = struct {
+	once sync.Once
+	sem  *semaphore.Weighted
+}{}
+
+func inflightBytes() *semaphore.Weighted {
+	inflight.once.Do(func() { inflight.sem = semaphore.NewWeighted(MaxInflightBytes) })
+	return inflight.sem
+}
 
 // DefaultTimeout bounds a review when the API server does not send its own
 // timeout (it appends ?timeout=Ns to the webhook URL).
@@ -42,6 +70,29 @@ func Handler(h admission.Handler) http.Handler {
 			http.Error(w, "admission reviews are POSTed", http.StatusMethodNotAllowed)
 			return
 		}
+		if r.ContentLength > MaxBodyBytes {
+			http.Error(w, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes), http.StatusRequestEntityTooLarge)
+			return
+		}
+		timeout := DefaultTimeout
+		if t, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && t > 0 && t < timeout {
+			timeout = t
+		}
+		// The server's base context ends when Tollgate shuts down; a review
+		// in flight then still finishes (bounded by the API server's
+		// timeout), so that a rolling restart fails no request.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
+		defer cancel()
+		// A body of unknown length is charged as the largest one.
+		weight := r.ContentLength
+		if weight < 0 {
+			weight = MaxBodyBytes
+		}
+		if err := inflightBytes().Acquire(ctx, weight); err != nil {
+			http.Error(w, fmt.Sprintf("Tollgate is reviewing %d MiB of requests at once and this one waited its timeout", MaxInflightBytes>>20), http.StatusServiceUnavailable)
+			return
+		}
+		defer inflightBytes().Release(weight)
 		// Not every ResponseWriter supports deadlines (test recorders).
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(BodyReadTimeout))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
@@ -59,15 +110,6 @@ func Handler(h admission.Handler) http.Handler {
 			http.Error(w, msg, http.StatusBadRequest)
 			return
 		}
-		timeout := DefaultTimeout
-		if t, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && t > 0 && t < timeout {
-			timeout = t
-		}
-		// The server's base context ends when Tollgate shuts down; a review
-		// in flight then still finishes (bounded by the API server's
-		// timeout), so that a rolling restart fails no request.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
-		defer cancel()
 		var resp admission.Response
 		if err := reviews().run(ctx, func() { resp = wh.Handle(ctx, admission.Request{AdmissionRequest: *ar.Request}) }); err != nil {
 			// Not a verdict: the API server applies the webhook's
