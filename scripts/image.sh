@@ -195,12 +195,15 @@ if [ "$mode" = check ]; then
   # build cache; the second an empty one (unless TOLLGATE_REPRO_CACHE=shared),
   # so that a match cannot come from a cached compile or link: that one is
   # a cold build of both architectures (about 10 minutes on 2 cores).
+  # Both copies are taken first, so that an edit during the first build
+  # cannot make the second differ.
+  copy_tree "$tmp/src1"
+  copy_tree "$tmp/src2"
   for n in 1 2; do
     cache=$(go env GOCACHE)
     if [ "$n" = 2 ] && [ "${TOLLGATE_REPRO_CACHE:-fresh}" != shared ]; then cache="$tmp/gocache"; fi
     step "build $n of 2 (source copied to $tmp/src$n, Go build cache $cache)"
     start=$(date +%s)
-    copy_tree "$tmp/src$n"
     GOCACHE="$cache" build_image "$tmp/src$n" "$tmp/out$n"
     echo "build $n took $(( $(date +%s) - start ))s"
   done
