@@ -231,7 +231,8 @@ if [ -z "$force" ] && [ -s "$out/digest" ] && [ -f "$out/oci/index.json" ] && [ 
 else
   step "building $VERSION for ${archs[*]}"
   start=$(date +%s)
-  rm -f "$out/inputs"
+  # A signature of the previous build would not match the new one.
+  rm -rf "$out/inputs" "$out/signature" "$out"/sbom-*.att.json
   build_image "$root" "$out"
   echo "$want" >"$out/inputs"
   echo "built in $(( $(date +%s) - start ))s: $out"
