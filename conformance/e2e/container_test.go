@@ -134,6 +134,15 @@ func buildAndImport() (containerImage, error) {
 	if got := strings.TrimSpace(string(out)); got != img.archDigest && got != img.indexDigest {
 		return img, fmt.Errorf("podman holds %s as %s, want the built manifest %s (or index %s)", img.name, got, img.archDigest, img.indexDigest)
 	}
+	// Earlier builds' images would pile up in podman's storage, one per
+	// commit: drop them (an image still in use stays).
+	if out, err := exec.Command("podman", "images", "--noheading", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=localhost/tollgate").Output(); err == nil {
+		for _, n := range strings.Fields(string(out)) {
+			if n != img.name {
+				_ = exec.Command("podman", "rmi", n).Run()
+			}
+		}
+	}
 	fmt.Fprintf(os.Stderr, "e2e: image %s (index %s, linux/%s %s) imported into podman\n", img.name, img.indexDigest, runtime.GOARCH, img.archDigest)
 	return img, nil
 }

@@ -176,7 +176,11 @@ func TestChartUpgradeUnderLoad(t *testing.T) {
 		Type:       corev1.SecretTypeTLS,
 		Data:       map[string][]byte{"tls.crt": leaf.CertPEM, "tls.key": leaf.KeyPEM, "ca.crt": ca.CertPEM},
 	}
-	if _, err := env.cs.CoreV1().Secrets("tollgate-system").Create(ctx, secret, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	// Replace a Secret an earlier test left, which another CA signed.
+	if err := env.cs.CoreV1().Secrets("tollgate-system").Delete(ctx, secret.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	if _, err := env.cs.CoreV1().Secrets("tollgate-system").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
