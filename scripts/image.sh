@@ -125,6 +125,8 @@ ca_certs() {
   rm -rf "$tmp/ca"
   dpkg-deb -x "$deb" "$tmp/ca"
   ca_version=$v
+  # The release the package lists are of, for the SBOM's package URL.
+  ca_distro=debian-$(. /etc/os-release && echo "${VERSION_ID%%.*}")
   ca_dir="$tmp/ca/usr/share/ca-certificates/mozilla"
   ca_copyright="$tmp/ca/usr/share/doc/ca-certificates/copyright"
 }
@@ -171,7 +173,7 @@ build_image() {
       -output "$work/sbom-$arch.raw.json" "$work/linux-$arch/tollgate" 2>"$work/sbom-$arch.log" ||
       { cat "$work/sbom-$arch.log" >&2; die "cyclonedx-gomod failed for linux/$arch"; }
     "$imagetool" sbom --in "$work/sbom-$arch.raw.json" --out "$dst/sbom-$arch.cdx.json" --license "$src/LICENSE" \
-      --ca-version "$ca_version" --digest "$(cat "$dst/digest-$arch")" --created "$SOURCE_DATE_EPOCH"
+      --ca-version "$ca_version" --ca-distro "$ca_distro" --digest "$(cat "$dst/digest-$arch")" --created "$SOURCE_DATE_EPOCH"
   done
   rm -rf "$work"
 }
@@ -221,7 +223,7 @@ fi
 # What the build is made from; an identical record means identical output.
 inputs() {
   echo "version $VERSION revision $REVISION epoch $SOURCE_DATE_EPOCH archs ${archs[*]}"
-  echo "$(go version) ca-certificates $ca_version cyclonedx-gomod $cyclonedx_version"
+  echo "$(go version) ca-certificates $ca_version $ca_distro cyclonedx-gomod $cyclonedx_version"
   git diff HEAD --binary
   git ls-files -z --others --exclude-standard | xargs -0 -r sha256sum
 }

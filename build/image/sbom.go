@@ -21,8 +21,11 @@ type SBOMFacts struct {
 	// Apache License 2.0, which the SBOM then names by its SPDX id.
 	License        []byte
 	CACertificates string
-	Image          v1.Hash
-	Created        time.Time
+	// Distro is the Debian release the package came from, as a package
+	// URL's distro qualifier ("debian-12"); that default when empty.
+	Distro  string
+	Image   v1.Hash
+	Created time.Time
 }
 
 // IsApache2 reports whether text is the Apache License, Version 2.0.
@@ -54,13 +57,18 @@ func FinishSBOM(sbom []byte, f SBOMFacts) ([]byte, error) {
 
 	// The Mozilla roots as Debian packages them; the data is under the
 	// MPL 2.0 (https://salsa.debian.org/debian/ca-certificates/-/blob/master/debian/copyright).
+	distro := f.Distro
+	if distro == "" {
+		distro = "debian-12"
+	}
+	purl := "pkg:deb/debian/ca-certificates@" + f.CACertificates + "?arch=all&distro=" + distro
 	ca := cdx.Component{
-		BOMRef:      "pkg:deb/debian/ca-certificates@" + f.CACertificates + "?arch=all&distro=debian-12",
+		BOMRef:      purl,
 		Type:        cdx.ComponentTypeData,
 		Name:        "ca-certificates",
 		Version:     f.CACertificates,
 		Description: "Mozilla CA root certificates as packaged by Debian, at /" + CABundlePath,
-		PackageURL:  "pkg:deb/debian/ca-certificates@" + f.CACertificates + "?arch=all&distro=debian-12",
+		PackageURL:  purl,
 		Licenses:    &cdx.Licenses{{License: &cdx.License{ID: "MPL-2.0"}}},
 	}
 	comps := []cdx.Component{}

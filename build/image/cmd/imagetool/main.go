@@ -191,6 +191,7 @@ func sbom(args []string, _ io.Writer) error {
 	license := fs.String("license", "LICENSE", "the repository's LICENSE file")
 	var f image.SBOMFacts
 	fs.StringVar(&f.CACertificates, "ca-version", "", "Debian ca-certificates package version")
+	fs.StringVar(&f.Distro, "ca-distro", "", "the Debian release it came from, as debian-N (default debian-12)")
 	digest := fs.String("digest", "", "manifest digest of the image the SBOM describes")
 	created := fs.String("created", "", "creation time, seconds since the epoch")
 	if err := fs.Parse(args); err != nil {
