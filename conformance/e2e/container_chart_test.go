@@ -15,6 +15,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -48,6 +49,12 @@ func TestChartContainer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+	// A cert-manager Secret an earlier test left (helm uninstall keeps
+	// it) has type kubernetes.io/tls, which self-signed mode's Opaque
+	// Secret cannot replace: start from none, as a fresh install does.
+	if err := env.cs.CoreV1().Secrets("tollgate-system").Delete(ctx, "tollgate-webhook-tls", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
 	}
 	run("install", "tollgate", filepath.Join(root, "charts", "tollgate"), "--namespace", "tollgate-system", "--create-namespace",
 		"-f", filepath.Join(root, "conformance", "chart", "testdata", "values-self-signed.yaml"),
