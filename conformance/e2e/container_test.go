@@ -216,7 +216,7 @@ func startContainer(t *testing.T, img containerImage, spec containerSpec) contai
 	}
 	args = append(args, img.name)
 	args = append(args, spec.args...)
-	args = append(args, "--metrics-bind-address", tg.metrics, "--health-probe-bind-address", tg.probe)
+	args = append(args, "--metrics-bind-address", tg.metrics, "--metrics-secure=false", "--health-probe-bind-address", tg.probe)
 	tg.cmd = exec.Command("podman", args...)
 	tg.cmd.Stdout, tg.cmd.Stderr = tg.out, tg.out
 	env.mu.Lock()
