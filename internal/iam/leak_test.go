@@ -3,6 +3,7 @@ package iam
 import (
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,30 +61,33 @@ func TestFaultsLeakNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		setup func(t *testing.T) (conns func() int64)
+		// outlasts: every fetch takes longer than the admission bound,
+		// so every lookup must answer at the bound, not at the fetch's end.
+		outlasts bool
 	}{
 		{"down (connection refused)", func(t *testing.T) func() int64 {
 			s := newServer(t)
 			s.Close()
 			return func() int64 { return 0 }
-		}},
+		}, false},
 		{"hung (accepts, never answers)", func(t *testing.T) func() int64 {
 			newServer(t) // roles and environment; the SDK is pointed elsewhere below
 			b := newBlackHole(t)
 			iamtest.SetEnv(t, "http://"+b.l.Addr().String(), true)
 			return b.open.Load
-		}},
+		}, true},
 		{"slow (answers after the fetch gave up)", func(t *testing.T) func() int64 {
 			s := newServer(t)
 			s.SetDelay(3 * time.Second)
 			return s.OpenConns
-		}},
+		}, true},
 		{"throttling", func(t *testing.T) func() int64 {
 			s := newServer(t)
 			for _, a := range []string{"GetRole", "ListAttachedRolePolicies", "ListRolePolicies"} {
 				s.Throttle(a, 1<<20)
 			}
 			return s.OpenConns
-		}},
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conns := tc.setup(t)
@@ -102,8 +106,11 @@ func TestFaultsLeakNothing(t *testing.T) {
 				goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
 			}
 
-			var slowest atomic.Int64
-			var unknown atomic.Int64
+			// Every lookup answers unknown, and where the fetch outlasts the
+			// 50ms admission bound, says it answered at the bound: counted
+			// from the answers rather than timed, so that a loaded machine
+			// cannot fail it.
+			var unknown, atBound atomic.Int64
 			for round := range 3 {
 				var wg sync.WaitGroup
 				for i := range 40 {
@@ -114,25 +121,22 @@ func TestFaultsLeakNothing(t *testing.T) {
 						if i%2 == 0 {
 							role = vllmRole
 						}
-						begin := time.Now()
 						r := f.Lookup(t.Context(), role)
-						took := int64(time.Since(begin))
-						for m := slowest.Load(); took > m && !slowest.CompareAndSwap(m, took); m = slowest.Load() {
-						}
 						if r.Status == StatusUnknown {
 							unknown.Add(1)
+						}
+						if strings.Contains(r.Reason, "did not answer within 50ms") {
+							atBound.Add(1)
 						}
 					}()
 				}
 				wg.Wait()
 			}
-			// The bound is 50ms; a loaded 2-core machine schedules late,
-			// never by a whole fetch (500ms).
-			if d := time.Duration(slowest.Load()); d > 450*time.Millisecond {
-				t.Errorf("the slowest lookup took %s; the admission bound is 50ms", d)
-			}
 			if unknown.Load() != 120 {
 				t.Errorf("%d of 120 lookups unknown, want all", unknown.Load())
+			}
+			if tc.outlasts && atBound.Load() != 120 {
+				t.Errorf("%d of 120 lookups answered at the 50ms bound, want all: the others waited for the fetch", atBound.Load())
 			}
 
 			// Background fetches end within iam.waitTimeout of their start.
@@ -158,7 +162,7 @@ func TestFaultsLeakNothing(t *testing.T) {
 			if n := conns(); n > int64(c.MaxConcurrentCalls) {
 				t.Errorf("%d connections open, want at most iam.maxConcurrentCalls=%d", n, c.MaxConcurrentCalls)
 			}
-			t.Logf("slowest lookup %s; connections open afterwards %d", time.Duration(slowest.Load()).Round(time.Millisecond), conns())
+			t.Logf("%d of 120 lookups at the bound; connections open afterwards %d", atBound.Load(), conns())
 		})
 	}
 }
