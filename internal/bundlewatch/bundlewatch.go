@@ -27,6 +27,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
@@ -45,29 +46,26 @@ type Metrics struct {
 	Policies    prometheus.Gauge
 }
 
-// NewMetrics registers the reload metrics with reg.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+// NewMetrics registers the reload metrics with reg; it panics when reg
+// already holds them, a programming error.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
 	m := &Metrics{
-		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Reloads: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_bundle_reloads_total", Help: "Operator bundle reloads, by result (success or error).",
 		}, []string{"result"}),
-		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Rejections: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_bundle_rejections_total", Help: "Operator bundle updates rejected while the previous bundle stays in use, by reason (compile, canary or other).",
 		}, []string{"reason"}),
-		LastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+		LastSuccess: f.NewGauge(prometheus.GaugeOpts{
 			Name: "tollgate_bundle_last_reload_success", Help: "1 when the last operator bundle reload compiled, 0 when it failed and the previous bundle is still in use.",
 		}),
-		Policies: prometheus.NewGauge(prometheus.GaugeOpts{
+		Policies: f.NewGauge(prometheus.GaugeOpts{
 			Name: "tollgate_policies", Help: "Policies in the engine in use.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.Reloads, m.Rejections, m.LastSuccess, m.Policies} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
 	m.LastSuccess.Set(1)
-	return m, nil
+	return m
 }
 
 // Watcher watches bundle directories and swaps the engine on a change.

@@ -45,10 +45,7 @@ func setup(t *testing.T) (string, *Watcher, *record.FakeRecorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := NewMetrics(prometheus.NewRegistry())
 	rec := record.NewFakeRecorder(10)
 	w := &Watcher{
 		Dirs: []string{dir}, Build: build, Holder: engine.NewHolder(e), Log: logr.Discard(), Metrics: m,

@@ -90,10 +90,7 @@ func TestFetchRoleThroughTheQueryAPI(t *testing.T) {
 	s.Throttle("GetRole", 1)
 	s.Throttle("GetPolicyVersion", 1)
 	reg := prometheus.NewRegistry()
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := NewMetrics(reg)
 	f := newFetcher(t, testConfig(), Wait, WithMetrics(m))
 	r := f.Lookup(t.Context(), vllmRole)
 	if r.Status != StatusOK {
@@ -209,10 +206,7 @@ func TestFetchErrorsAreUnknownWithTheReason(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(s)
 			}
-			m, err := NewMetrics(prometheus.NewRegistry())
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := NewMetrics(prometheus.NewRegistry())
 			f := newFetcher(t, testConfig(), Wait, WithMetrics(m))
 			r := f.Lookup(t.Context(), tc.role)
 			if r.Status != StatusUnknown {
@@ -349,10 +343,7 @@ func TestNoCredentialsMakesNoCall(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig()
 			c.InstanceMetadata = tc.imds
-			m, err := NewMetrics(prometheus.NewRegistry())
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := NewMetrics(prometheus.NewRegistry())
 			f, err := New(t.Context(), c, Admission, WithMetrics(m))
 			if err != nil {
 				t.Fatal(err)

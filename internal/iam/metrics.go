@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // Metrics are the IAM cache and fetch metrics. A nil *Metrics records
@@ -28,41 +29,37 @@ type Metrics struct {
 }
 
 // NewMetrics creates the collectors and registers them with reg; `serve`
-// passes controller-runtime's registry, tests a fresh one.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		Hits: prometheus.NewCounter(prometheus.CounterOpts{
+// passes controller-runtime's registry, tests a fresh one. It panics when
+// reg already holds them, a programming error.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		Hits: f.NewCounter(prometheus.CounterOpts{
 			Name: "tollgate_iam_cache_hits_total",
 			Help: "IAM document lookups answered from the cache.",
 		}),
-		Misses: prometheus.NewCounter(prometheus.CounterOpts{
+		Misses: f.NewCounter(prometheus.CounterOpts{
 			Name: "tollgate_iam_cache_misses_total",
 			Help: "IAM document lookups that waited for a fetch.",
 		}),
-		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Errors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_iam_fetch_errors_total",
 			Help: "Failed IAM role fetches, by AWS error code.",
 		}, []string{"code"}),
-		Unknown: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Unknown: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_iam_unknown_total",
 			Help: "IAM lookups answered unknown, by reason.",
 		}, []string{"reason"}),
-		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+		Latency: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tollgate_iam_fetch_duration_seconds",
 			Help:    "Time to fetch one role's IAM documents, retries included.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 		}),
-		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Calls: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tollgate_iam_api_calls_total",
 			Help: "IAM API operations called, by operation (retries not counted).",
 		}, []string{"operation"}),
 	}
-	for _, c := range []prometheus.Collector{m.Hits, m.Misses, m.Errors, m.Unknown, m.Latency, m.Calls} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
 }
 
 func (m *Metrics) hit() {

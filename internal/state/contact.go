@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 )
@@ -29,20 +30,15 @@ func NewContact(rc *rest.Config, interval time.Duration, reg prometheus.Register
 	}
 	c := &Contact{client: dc.RESTClient(), interval: interval}
 	c.last.Store(time.Now().UnixNano())
-	for _, m := range []prometheus.Collector{
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "tollgate_apiserver_last_contact_timestamp_seconds",
-			Help: "When Tollgate last reached the API server that feeds its caches.",
-		}, func() float64 { return float64(c.last.Load()) / 1e9 }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "tollgate_state_staleness_seconds",
-			Help: "Seconds since Tollgate last reached the API server: how old the cluster state admission decides on may be.",
-		}, func() float64 { return c.Staleness().Seconds() }),
-	} {
-		if err := reg.Register(m); err != nil {
-			return nil, err
-		}
-	}
+	f := promauto.With(reg)
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tollgate_apiserver_last_contact_timestamp_seconds",
+		Help: "When Tollgate last reached the API server that feeds its caches.",
+	}, func() float64 { return float64(c.last.Load()) / 1e9 })
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tollgate_state_staleness_seconds",
+		Help: "Seconds since Tollgate last reached the API server: how old the cluster state admission decides on may be.",
+	}, func() float64 { return c.Staleness().Seconds() })
 	return c, nil
 }
 

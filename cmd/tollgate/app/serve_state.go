@@ -58,11 +58,7 @@ func newServeReviewer(ctx context.Context, rc *rest.Config, holder *engine.Holde
 	if err != nil {
 		return nil, err
 	}
-	iamMetrics, err := iam.NewMetrics(crmetrics.Registry)
-	if err != nil {
-		return nil, err
-	}
-	fetcher, err := iam.New(ctx, cfg.IAM, iam.Admission, iam.WithMetrics(iamMetrics))
+	fetcher, err := iam.New(ctx, cfg.IAM, iam.Admission, iam.WithMetrics(iam.NewMetrics(crmetrics.Registry)))
 	if err != nil {
 		return nil, usageError(fmt.Errorf("config: %w", err))
 	}
@@ -77,10 +73,7 @@ func newServeReviewer(ctx context.Context, rc *rest.Config, holder *engine.Holde
 // watchBundles recompiles the operator bundles when their files change and
 // swaps the engine; a broken update keeps the previous one.
 func watchBundles(mgr ctrl.Manager, holder *engine.Holder, cfg *config.Config, o serveOptions, log logr.Logger) error {
-	m, err := bundlewatch.NewMetrics(crmetrics.Registry)
-	if err != nil {
-		return err
-	}
+	m := bundlewatch.NewMetrics(crmetrics.Registry)
 	w := &bundlewatch.Watcher{
 		Dirs:    o.policy.bundles,
 		Holder:  holder,
