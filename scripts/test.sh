@@ -3,8 +3,9 @@
 # conformance suites, and the end-to-end suite against a real kube-apiserver
 # and etcd (built on first use by scripts/controlplane.sh, about 5 minutes).
 # It installs what it needs itself: the pinned tools (scripts/tools.sh),
-# the control plane (scripts/controlplane.sh) and the Debian packages of the
-# end-to-end suite (scripts/system.sh: chromium).
+# the control plane (scripts/controlplane.sh), the Debian packages of the
+# end-to-end suite (scripts/system.sh: chromium, podman) and Tollgate's
+# image (scripts/image.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="${TOLLGATE_TOOLS_DIR:-$PWD/bin}"
@@ -23,5 +24,8 @@ echo "== shipped policy suites and Rego tests with the engine that runs in the c
 mkdir -p out
 go run ./cmd/tollgate test conformance/suites/ examples/policytest/ --coverage --junit out/policytest-junit.xml | grep -v -e '^=== RUN' -e '^--- PASS'
 
+echo "== Tollgate's image (scripts/image.sh; cached on its inputs), which the container tests run"
+scripts/image.sh
+
 echo "== chart checks and the end-to-end suite against a real kube-apiserver"
-go test -tags e2e -count=1 ./internal/controlplane/ ./conformance/chart/ ./conformance/e2e/
+go test -tags e2e -count=1 -timeout 30m ./internal/controlplane/ ./conformance/chart/ ./conformance/e2e/
