@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -34,9 +36,50 @@ const MaxBodyBytes = 16 << 20
 // would otherwise multiply memory past the pod's limit; a request waits
 // for room until its timeout and then gets 503, to which the API server
 // applies the webhook's failurePolicy. Ordinary pods (kilobytes) never
-// wait: 48 MiB is three maximum-size reviews at once, or thousands of
-// ordinary ones. docs/reliability.md has the measurement.
-var MaxInflightBytes int64 = 48 << 20
+// wait: 16 MiB is one maximum-size review at a time (which holds about
+// 200 MiB while it is reviewed), or thousands of ordinary ones.
+// docs/reliability.md has the measurement.
+var MaxInflightBytes int64 = 16 << 20
+
+// largeBody is the size from which a request counts as large: once the
+// last of a burst of large requests is done, the memory they held is
+// handed back to the operating system (releaseLater), instead of staying
+// in the heap's free pages for minutes and counting against the pod's
+// memory limit.
+const largeBody = 1 << 20
+
+// releaseDelay is how long after the last large request the memory is
+// handed back: long enough that a burst is over, short enough that the
+// RSS is back near its settled value within a minute.
+var releaseDelay = 5 * time.Second
+
+var release = struct {
+	mu    sync.Mutex
+	timer *time.Timer
+}{}
+
+// releaseLater schedules releaseMemory releaseDelay from now, postponing
+// one already scheduled: once per burst.
+func releaseLater() {
+	release.mu.Lock()
+	defer release.mu.Unlock()
+	if release.timer == nil {
+		release.timer = time.AfterFunc(releaseDelay, releaseMemory)
+		return
+	}
+	release.timer.Reset(releaseDelay)
+}
+
+// releaseMemory hands the heap's free pages back to the operating system.
+// It collects a few times: each collection halves the stacks the review
+// workers grew for a large object's deep evaluation (the runtime shrinks
+// an idle goroutine's stack by half per cycle), and the workers live as
+// long as the process.
+func releaseMemory() {
+	for range 4 {
+		debug.FreeOSMemory()
+	}
+}
 
 var inflight = struct {
 	once sync.Once
@@ -58,6 +101,18 @@ const DefaultTimeout = 10 * time.Second
 // The API server sends a review in one write, well within it.
 var BodyReadTimeout = 10 * time.Second
 
+// draining is set when Tollgate is shutting down (Drain).
+var draining atomic.Bool
+
+// Drain makes every later response close its connection. Over HTTP/1.1
+// (HTTP/2 is off) a server that closes an idle keep-alive connection can
+// race a request the API server is just sending on it, which then fails
+// with EOF (a POST is not retried); answering with "Connection: close"
+// while the shutdown delay runs makes the API server move to new
+// connections, which the Service sends to ready replicas, before the
+// server stops.
+func Drain() { draining.Store(true) }
+
 // Handler serves one webhook path. What is not an admission.k8s.io/v1
 // AdmissionReview request (empty, oversized, not JSON, wrongly typed, no
 // request or uid) gets an HTTP error with a message; the rest goes through
@@ -66,6 +121,9 @@ var BodyReadTimeout = 10 * time.Second
 func Handler(h admission.Handler) http.Handler {
 	wh := &admission.Webhook{Handler: h}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
 		if r.Method != http.MethodPost {
 			http.Error(w, "admission reviews are POSTed", http.StatusMethodNotAllowed)
 			return
@@ -92,7 +150,12 @@ func Handler(h admission.Handler) http.Handler {
 			http.Error(w, fmt.Sprintf("Tollgate is reviewing %d MiB of requests at once and this one waited its timeout", MaxInflightBytes>>20), http.StatusServiceUnavailable)
 			return
 		}
-		defer inflightBytes().Release(weight)
+		defer func() {
+			inflightBytes().Release(weight)
+			if weight >= largeBody {
+				releaseLater()
+			}
+		}()
 		// Not every ResponseWriter supports deadlines (test recorders).
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(BodyReadTimeout))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))

@@ -84,3 +84,31 @@ func TestInflightBytesBound(t *testing.T) {
 		t.Errorf("declared %d bytes: HTTP %d, want 413", req.ContentLength, rec.Code)
 	}
 }
+
+// TestDrainClosesConnections: once Tollgate drains, every answer closes
+// its connection, so the API server stops reusing it before the server
+// stops.
+func TestDrainClosesConnections(t *testing.T) {
+	h := blockingHandler{started: make(chan struct{}, 2), release: make(chan struct{})}
+	close(h.release)
+	srv := httptest.NewServer(Handler(h))
+	defer srv.Close()
+	body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","object":{}}}`)
+	post := func() *http.Response {
+		resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post(); resp.Close {
+		t.Fatal("a connection closed before draining")
+	}
+	Drain()
+	t.Cleanup(func() { draining.Store(false) })
+	// net/http reads "Connection: close" into Response.Close.
+	if resp := post(); !resp.Close {
+		t.Error("while draining: the answer keeps its connection open, want Connection: close")
+	}
+}

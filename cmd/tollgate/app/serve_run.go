@@ -15,6 +15,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/tollgate-dev/tollgate/internal/state"
+	"github.com/tollgate-dev/tollgate/webhooks"
 )
 
 // runManager adds readiness, API-server contact and graceful shutdown, and runs
@@ -73,7 +74,8 @@ func runManager(ctx context.Context, rc *rest.Config, mgr ctrl.Manager, informer
 			return
 		}
 		draining.Store(true)
-		log.Info("shutting down: not ready; serving until the delay ends", "delay", o.shutdownDelay)
+		webhooks.Drain()
+		log.Info("shutting down: not ready; serving until the delay ends, closing each connection after its answer", "delay", o.shutdownDelay)
 		time.Sleep(o.shutdownDelay)
 		stopMgr()
 	}()

@@ -5,10 +5,12 @@
 //	benchrun [flags]              the harness (see -h)
 //	benchrun baredecoder ...      the bare decoder server (a child process)
 //	benchrun webhook ...          Tollgate's handlers, profiled (a child process)
+//	benchrun large [flags]        serve's memory under concurrent maximum-size reviews
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string) error {
 			return bareDecoder(ctx, args[1:])
 		case "webhook":
 			return webhook(ctx, args[1:])
+		case "large":
+			return large(ctx, args[1:])
 		}
 	}
 	return harness(ctx, args)
@@ -182,4 +186,35 @@ func floats(s string) ([]float64, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// large measures serve's memory under concurrent maximum-size reviews and
+// prints the result as JSON (docs/reliability.md quotes it).
+func large(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("benchrun large", flag.ContinueOnError)
+	var o bench.LargeOptions
+	fs.IntVar(&o.Concurrency, "concurrency", 64, "maximum-size reviews in flight at once")
+	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "how long they are sent")
+	fs.DurationVar(&o.Recovery, "recovery", time.Minute, "how long RSS is watched after the load")
+	out := fs.String("out", "out/bench/large", "directory for the binary and logs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(*out)
+	if err != nil {
+		return err
+	}
+	res, err := bench.LargeRequestMemory(ctx, root, dir, o)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	fmt.Fprintf(os.Stderr, "settled RSS %.1f MiB (anonymous %.1f), peak %.1f MiB, after %.1f MiB (anonymous %.1f); within 20%% of settled after %.0f s (anonymous: %.0f s; -1: not within the recovery); answers %v\n",
+		bench.MiB(res.SettledRSS), bench.MiB(res.SettledAnon), bench.MiB(res.PeakRSS), bench.MiB(res.AfterRSS), bench.MiB(res.AfterAnon), res.RecoveredSeconds, res.RecoveredAnonSeconds, res.Status)
+	return enc.Encode(res)
 }
