@@ -209,3 +209,30 @@ func TestCheckCertDirRefusesMismatchedPair(t *testing.T) {
 		t.Fatal("missing pair accepted")
 	}
 }
+
+// TestCertManagerSecretTakenOver: a release switched from cert-manager to
+// self-signed finds cert-manager's kubernetes.io/tls Secret under the same
+// name; Tollgate repairs it in place and keeps its type, which the API
+// server does not let change.
+func TestCertManagerSecretTakenOver(t *testing.T) {
+	a, _ := NewCA("cert-manager", time.Now(), time.Hour)
+	left := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "tollgate-system", Name: "tollgate-tls", Annotations: map[string]string{"cert-manager.io/issuer-name": "tollgate"}},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: a.CertPEM, corev1.TLSPrivateKeyKey: a.KeyPEM, "ca.crt": a.CertPEM},
+	}
+	mg, _, cl := newManager(t, left)
+	if err := mg.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var s corev1.Secret
+	if err := cl.Get(context.Background(), client.ObjectKey{Namespace: "tollgate-system", Name: "tollgate-tls"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Type != corev1.SecretTypeTLS {
+		t.Errorf("type %q, want the Secret's own kubernetes.io/tls", s.Type)
+	}
+	if _, err := parseMaterial(&s); err != nil {
+		t.Errorf("unusable after the takeover: %v", err)
+	}
+}

@@ -215,7 +215,13 @@ func sameNames(c *x509.Certificate, o *Options) bool {
 }
 
 func (m *Material) toSecret(s *corev1.Secret) {
-	s.Type = corev1.SecretTypeOpaque
+	// A Secret left by cert-manager (a release switched from cert-manager
+	// to self-signed) has type kubernetes.io/tls, and the API server does
+	// not let a Secret's type change ("field is immutable"); Tollgate's
+	// data holds the tls.crt and tls.key that type requires, so it stays.
+	if s.Type != corev1.SecretTypeTLS {
+		s.Type = corev1.SecretTypeOpaque
+	}
 	s.Data = map[string][]byte{
 		KeyCACert: m.CA.CertPEM, KeyCAKey: m.CA.KeyPEM,
 		KeyTLSCert: m.Serving.CertPEM, KeyTLSKey: m.Serving.KeyPEM,

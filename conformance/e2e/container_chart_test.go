@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/tollgate-dev/tollgate/certs"
 	"github.com/tollgate-dev/tollgate/internal/controlplane"
 )
 
@@ -50,10 +51,24 @@ func TestChartContainer(t *testing.T) {
 			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	// A cert-manager Secret an earlier test left (helm uninstall keeps
-	// it) has type kubernetes.io/tls, which self-signed mode's Opaque
-	// Secret cannot replace: start from none, as a fresh install does.
+	// A release switched from cert-manager to self-signed finds
+	// cert-manager's kubernetes.io/tls Secret (helm uninstall keeps it),
+	// whose type the API server does not let change: self-signed mode
+	// takes it over in place. Start from such a Secret, signed by another
+	// CA, whatever an earlier test left.
 	if err := env.cs.CoreV1().Secrets("tollgate-system").Delete(ctx, "tollgate-webhook-tls", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	namedNamespace("tollgate-system", nil, nil)
+	other, err := certs.NewCA("cert-manager", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.cs.CoreV1().Secrets("tollgate-system").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "tollgate-webhook-tls", Namespace: "tollgate-system"},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{"tls.crt": other.CertPEM, "tls.key": other.KeyPEM, "ca.crt": other.CertPEM},
+	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	run("install", "tollgate", filepath.Join(root, "charts", "tollgate"), "--namespace", "tollgate-system", "--create-namespace",
