@@ -95,6 +95,15 @@ func inflightBytes() *semaphore.Weighted {
 // timeout (it appends ?timeout=Ns to the webhook URL).
 const DefaultTimeout = 10 * time.Second
 
+// answerWithin is how long a review may take when the API server waits
+// timeout for the answer: a little less, so that a review that runs out of
+// time is answered (a refusal naming Tollgate's deadline on /validate, the
+// pod unchanged on /mutate) before the API server gives up on the call and
+// reports only "context deadline exceeded".
+func answerWithin(timeout time.Duration) time.Duration {
+	return timeout - min(timeout/10, time.Second)
+}
+
 // BodyReadTimeout bounds reading a request body. The server bounds headers
 // (ReadHeaderTimeout) but not bodies; without this a client trickling a
 // body would hold a connection and a goroutine for as long as it likes.
@@ -139,7 +148,7 @@ func Handler(h admission.Handler) http.Handler {
 		// The server's base context ends when Tollgate shuts down; a review
 		// in flight then still finishes (bounded by the API server's
 		// timeout), so that a rolling restart fails no request.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), answerWithin(timeout))
 		defer cancel()
 		// A body of unknown length is charged as the largest one.
 		weight := r.ContentLength

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
@@ -110,5 +111,18 @@ func TestDrainClosesConnections(t *testing.T) {
 	// net/http reads "Connection: close" into Response.Close.
 	if resp := post(); !resp.Close {
 		t.Error("while draining: the answer keeps its connection open, want Connection: close")
+	}
+}
+
+func TestAnswerWithin(t *testing.T) {
+	for _, tc := range []struct{ timeout, want time.Duration }{
+		{5 * time.Second, 4500 * time.Millisecond},
+		{10 * time.Second, 9 * time.Second},
+		{30 * time.Second, 29 * time.Second},
+		{time.Second, 900 * time.Millisecond},
+	} {
+		if got := answerWithin(tc.timeout); got != tc.want {
+			t.Errorf("answerWithin(%s) = %s, want %s", tc.timeout, got, tc.want)
+		}
 	}
 }
