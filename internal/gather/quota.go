@@ -106,7 +106,7 @@ func (q *Quota) Gather(ctx context.Context, g *review.Gathering) (any, error) {
 	ann := annotations(g)
 	if v, ok := ann[AnnotationGPUQuota]; ok {
 		n, err := resource.ParseQuantity(strings.TrimSpace(v))
-		if f := n.AsApproximateFloat64(); err != nil || f < 0 || f > maxGPUs {
+		if f := n.AsApproximateFloat64(); err != nil || f < 0 || f > state.MaxGPUCount {
 			out.Problems = append(out.Problems, fmt.Sprintf("annotation %s %q is not a number of GPUs", AnnotationGPUQuota, v))
 		} else {
 			out.Declared = true
@@ -149,7 +149,7 @@ func (q *Quota) fromResourceQuota(out *QuotaState, rq *corev1.ResourceQuota) {
 		out.Declared = true
 		qty := rq.Spec.Hard[name]
 		switch f := qty.AsApproximateFloat64(); {
-		case f > maxGPUs:
+		case f > state.MaxGPUCount:
 			// The API server stores 1e70000; float arithmetic on it does
 			// not hold, and such a limit limits nothing.
 			out.Problems = append(out.Problems, fmt.Sprintf("ResourceQuota %s, %s %s is not a number of GPUs; it is ignored", rq.Name, name, qty.String()))
@@ -158,10 +158,6 @@ func (q *Quota) fromResourceQuota(out *QuotaState, rq *corev1.ResourceQuota) {
 		}
 	}
 }
-
-// maxGPUs bounds a GPU limit Tollgate computes with: float64 is exact up
-// to 2^53, and review refuses pods asking for more (review.InputError).
-const maxGPUs = 1 << 53
 
 // lower keeps the smaller limit.
 func lower(out *QuotaState, limit float64, source string) {

@@ -3,7 +3,6 @@ package review
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -37,12 +36,6 @@ func IsInputError(err error) bool {
 	return errors.As(err, &ie)
 }
 
-// maxGPUCount bounds a GPU or MIG count. The API server accepts any whole
-// quantity (1e70000 included) for an extended resource; quota and cost
-// arithmetic is done in float64, exact up to 2^53, and no pod asks for
-// more than a handful of GPUs per container.
-const maxGPUCount = 1 << 53
-
 // checkGPUCounts refuses a pod (or pod template) whose containers ask for
 // a GPU resource with a quantity that is not a whole number of devices
 // Tollgate can count: a fraction, a negative number, or one past 2^53.
@@ -62,10 +55,10 @@ func (r *Reviewer) checkGPUCounts(o *kubeobjects.Object, spec *corev1.PodSpec, p
 				rl    corev1.ResourceList
 			}{{"limits", res.Limits}, {"requests", res.Requests}} {
 				for name, q := range list.rl {
-					if !r.isGPUResource(name) {
+					if _, gpu := r.gpus.Weight(name); !gpu {
 						continue
 					}
-					if n, ok := q.AsInt64(); !ok || n < 0 || n > maxGPUCount {
+					if n, ok := q.AsInt64(); !ok || n < 0 || n > state.MaxGPUCount {
 						return &InputError{
 							Object: o.Ref().String(),
 							Field:  fmt.Sprintf("%s.%s[%d].resources.%s[%s]", specPath(prefix), group.kind, i, list.field, name),
@@ -77,13 +70,6 @@ func (r *Reviewer) checkGPUCounts(o *kubeobjects.Object, spec *corev1.PodSpec, p
 		}
 	}
 	return nil
-}
-
-func (r *Reviewer) isGPUResource(name corev1.ResourceName) bool {
-	if _, ok := r.cfg.Validators.GPUResources[string(name)]; ok {
-		return true
-	}
-	return strings.HasPrefix(string(name), state.MIGResourcePrefix)
 }
 
 func specPath(prefix string) string {

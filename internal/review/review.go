@@ -130,6 +130,9 @@ type Reviewer struct {
 	// pssPrefilter skips the pss Rego for pods upstream's evaluator allows
 	// (pss.go); off only to test that it changes nothing.
 	pssPrefilter bool
+	// gpus tells which resources are GPUs, for the input checks
+	// (badinput.go); the catalog's MIG fractions are not needed there.
+	gpus state.GPUCounter
 }
 
 // Option configures a Reviewer.
@@ -158,7 +161,8 @@ func New(engines *engine.Holder, cfg *config.Config, st state.Reader, opts ...Op
 	if err != nil {
 		return nil, err
 	}
-	r := &Reviewer{engines: engines, cfg: cfg, state: st, pssLevel: cfg.PSS.Level, pssVer: v, pssPrefilter: true}
+	r := &Reviewer{engines: engines, cfg: cfg, state: st, pssLevel: cfg.PSS.Level, pssVer: v, pssPrefilter: true,
+		gpus: state.NewGPUCounter(nil, cfg.Validators.GPUResources)}
 	for _, o := range opts {
 		o(r)
 	}

@@ -114,14 +114,17 @@ func (g GPUCounter) eachGPU(r *corev1.ResourceRequirements, f func(corev1.Resour
 	}
 }
 
-// maxGPUCount caps a count read from a running pod: the API server
-// stores 1e70000 GPUs, which as a float64 is +Inf and breaks every sum
-// after it. 2^53 is where float64 stops being exact; a namespace holding
-// such a pod is over any quota either way.
-const maxGPUCount = 1 << 53
+// MaxGPUCount bounds every GPU count Tollgate computes with. The API
+// server accepts 1e70000 GPUs for an extended resource, which as a float64
+// is +Inf and breaks every sum after it; quota and cost arithmetic is
+// float64, exact up to 2^53. Review refuses pods asking for more
+// (review.InputError), gather ignores limits past it, and counts read from
+// running pods are capped at it (a namespace holding such a pod is over
+// any quota either way).
+const MaxGPUCount = 1 << 53
 
 func gpuCount(q resource.Quantity) float64 {
-	return min(q.AsApproximateFloat64(), maxGPUCount)
+	return min(q.AsApproximateFloat64(), MaxGPUCount)
 }
 
 // RequestsGPUs reports whether any container of a pod asks for a GPU.
