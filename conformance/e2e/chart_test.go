@@ -81,11 +81,7 @@ func chartCase(t *testing.T, valueSet string, provideCerts func(certDir string))
 	// The chart owns the webhook configurations named "tollgate": take the
 	// suite's own out of the way, and put them back afterwards.
 	deleteWebhooks(t)
-	defer func() {
-		if err := installWebhooks(admissionregistrationv1.Fail); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	restoreWebhooksAfter(t)
 	run := func(args ...string) string {
 		cmd := exec.Command(helm, append(args, "--kubeconfig", env.cp.Kubeconfig)...)
 		out, err := cmd.CombinedOutput()

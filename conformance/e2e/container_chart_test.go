@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,11 +39,7 @@ func TestChartContainer(t *testing.T) {
 	}
 	helm := filepath.Join(toolsDir(root), "helm")
 	deleteWebhooks(t)
-	defer func() {
-		if err := installWebhooks(admissionregistrationv1.Fail); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	restoreWebhooksAfter(t)
 	run := func(args ...string) {
 		out, err := exec.Command(helm, append(args, "--kubeconfig", env.cp.Kubeconfig)...).CombinedOutput()
 		if err != nil {

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -135,11 +134,7 @@ func TestChartUpgradeUnderLoad(t *testing.T) {
 	old, ref := previousChart(t, root)
 	installCertManagerCRDs(t)
 	deleteWebhooks(t)
-	defer func() {
-		if err := installWebhooks(admissionregistrationv1.Fail); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	restoreWebhooksAfter(t)
 	proxy := newReadyProxy(t)
 	self, err := os.Executable()
 	if err != nil {

@@ -21,6 +21,7 @@
 package main
 
 import (
+	"crypto/ecdsa"
 	"errors"
 	"flag"
 	"fmt"
@@ -278,6 +279,20 @@ func password() ([]byte, error) {
 	return []byte(p), nil
 }
 
+// loadPrivateKey reads a signing key, asking COSIGN_PASSWORD for an
+// encrypted one.
+func loadPrivateKey(path string) (*ecdsa.PrivateKey, error) {
+	kb, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := image.LoadPrivateKey(kb, password)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
 func sign(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
 	keyPath := fs.String("key", "", "private key (PEM: PKCS #8, SEC 1 or a cosign key)")
@@ -285,13 +300,9 @@ func sign(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	kb, err := os.ReadFile(*keyPath)
+	k, err := loadPrivateKey(*keyPath)
 	if err != nil {
 		return err
-	}
-	k, err := image.LoadPrivateKey(kb, password)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *keyPath, err)
 	}
 	digest, archs, err := layoutDigests(*dir)
 	if err != nil {
@@ -414,13 +425,9 @@ func pubkey(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	kb, err := os.ReadFile(*keyPath)
+	k, err := loadPrivateKey(*keyPath)
 	if err != nil {
 		return err
-	}
-	k, err := image.LoadPrivateKey(kb, password)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *keyPath, err)
 	}
 	pub, err := image.PublicKeyPEM(&k.PublicKey)
 	if err != nil {
