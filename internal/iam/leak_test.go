@@ -37,20 +37,21 @@ func newBlackHole(t *testing.T) *blackHole {
 				return
 			}
 			b.open.Add(1)
-			go func() {
-				// Read until the client gives up and closes.
-				_, _ = c.Read(make([]byte, 1<<16))
-				for {
-					if _, err := c.Read(make([]byte, 1<<16)); err != nil {
-						break
-					}
-				}
-				c.Close()
-				b.open.Add(-1)
-			}()
+			go b.hold(c)
 		}
 	}()
 	return b
+}
+
+// hold reads from a connection until the client gives up and closes it.
+func (b *blackHole) hold(c net.Conn) {
+	for {
+		if _, err := c.Read(make([]byte, 1<<16)); err != nil {
+			break
+		}
+	}
+	c.Close()
+	b.open.Add(-1)
 }
 
 // TestFaultsLeakNothing: with IAM down, hung, slow or throttling, a storm
@@ -104,6 +105,8 @@ func TestFaultsLeakNothing(t *testing.T) {
 				goleak.IgnoreAnyFunction("net/http.(*conn).serve"),
 				goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
 				goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+				// The black hole's end of such a connection.
+				goleak.IgnoreAnyFunction("github.com/tollgate-dev/tollgate/internal/iam.(*blackHole).hold"),
 			}
 
 			// Every lookup answers unknown, and where the fetch outlasts the
