@@ -58,3 +58,57 @@ func TestCatalog(t *testing.T) {
 		}
 	}
 }
+
+// The instance table and the GPU table of rego/data.json agree on every
+// GPU instance type, in both directions.
+func TestInstancesAgreeWithGPUTable(t *testing.T) {
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := c.Instances()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, in := range all {
+		if in.VCPU <= 0 || in.MemoryMiB <= 0 || (in.Arch != "amd64" && in.Arch != "arm64") {
+			t.Errorf("%s: implausible %+v", in.Name, in)
+		}
+		if in.GPUs == 0 {
+			continue
+		}
+		seen[in.Name] = true
+		it, ok := c.InstanceTypes[in.Name]
+		if !ok || it.GPU != in.GPU || it.GPUs != in.GPUs {
+			t.Errorf("%s: instances.json says %d x %s, data.json %+v (listed %v)", in.Name, in.GPUs, in.GPU, it, ok)
+		}
+	}
+	for name := range c.InstanceTypes {
+		if !seen[name] {
+			t.Errorf("%s is in data.json's instanceTypes but not in instances.json", name)
+		}
+	}
+	byName := map[string]Instance{}
+	for _, in := range all {
+		byName[in.Name] = in
+	}
+	for _, tc := range []struct {
+		name, category, gpuName string
+		generation, vcpu, gpus  int
+	}{
+		{"p6-b200.48xlarge", "p", "b200", 6, 192, 8},
+		{"p4de.24xlarge", "p", "a100", 4, 96, 8},
+		{"g5g.16xlarge", "g", "t4g", 5, 64, 2},
+		{"gr6.4xlarge", "gr", "l4", 6, 16, 1},
+		{"m7g.large", "m", "", 7, 2, 0},
+	} {
+		in, ok := byName[tc.name]
+		if !ok || in.Category != tc.category || in.Generation != tc.generation || in.GPUName != tc.gpuName || in.VCPU != tc.vcpu || in.GPUs != tc.gpus {
+			t.Errorf("%s: got %+v (listed %v)", tc.name, in, ok)
+		}
+	}
+	if in := byName["g5g.xlarge"]; in.Arch != "arm64" {
+		t.Errorf("g5g is Graviton: %+v", in)
+	}
+}
