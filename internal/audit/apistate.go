@@ -271,6 +271,31 @@ func (s *APIState) GPUUsage(ctx context.Context, counter state.GPUCounter, names
 	return v.(*state.GPUUsage).Usage(namespace, exclude), nil
 }
 
+// Nodes implements state.Reader: every Node, listed in chunks once per
+// audit and stripped to what placement reads.
+func (s *APIState) Nodes(ctx context.Context) ([]*corev1.Node, error) {
+	v, err := s.load("nodes", func() (any, error) {
+		var out []*corev1.Node
+		err := pages(ctx, s.chunk, func(o metav1.ListOptions) (metav1.ListInterface, error) {
+			l, err := s.cs.CoreV1().Nodes().List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			for i := range l.Items {
+				n, _ := state.StripNode(&l.Items[i])
+				out = append(out, n.(*corev1.Node))
+			}
+			return l, nil
+		})
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing Nodes: %w", err)
+	}
+	return v.([]*corev1.Node), nil
+}
+
 // NodePools implements state.Reader.
 func (s *APIState) NodePools(ctx context.Context) ([]map[string]any, error) {
 	if s.nodePools == nil || s.rest == nil {

@@ -32,6 +32,7 @@ var (
 	ReplicaSet          = schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}
 	Job                 = schema.GroupKind{Group: "batch", Kind: "Job"}
 	CronJob             = schema.GroupKind{Group: "batch", Kind: "CronJob"}
+	Node                = schema.GroupKind{Kind: "Node"}
 	NodePool            = schema.GroupKind{Group: "karpenter.sh", Kind: "NodePool"}
 	ACKBucket           = schema.GroupKind{Group: "s3.services.k8s.aws", Kind: "Bucket"}
 	ACKRole             = schema.GroupKind{Group: "iam.services.k8s.aws", Kind: "Role"}
@@ -42,7 +43,7 @@ var (
 var Workloads = []schema.GroupKind{Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob}
 
 // StateKinds are the kinds that form cluster state in eval and audit.
-var StateKinds = []schema.GroupKind{Namespace, ServiceAccount, ResourceQuota, PodDisruptionBudget, NodePool}
+var StateKinds = []schema.GroupKind{Namespace, ServiceAccount, ResourceQuota, PodDisruptionBudget, Node, NodePool}
 
 // Object is one decoded object.
 type Object struct {
@@ -146,6 +147,8 @@ func newTyped(gk schema.GroupKind) any {
 		return &corev1.Namespace{}
 	case ServiceAccount:
 		return &corev1.ServiceAccount{}
+	case Node:
+		return &corev1.Node{}
 	case ResourceQuota:
 		return &corev1.ResourceQuota{}
 	case PodDisruptionBudget:

@@ -26,6 +26,8 @@ type Cached struct {
 	// no informer to ask, and asking the cache would query discovery on
 	// every admission.
 	NoNodePools bool
+	// NodeSet, when set, answers Nodes.
+	NodeSet *NodeSet
 }
 
 var _ Reader = (*Cached)(nil)
@@ -117,6 +119,25 @@ func (c *Cached) NodePools(ctx context.Context) ([]map[string]any, error) {
 	}
 	// The cache lists in no particular order; policies see NodePools by name.
 	sort.Slice(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
+	return out, nil
+}
+
+// Nodes lists the Nodes by name: from the node set the Node informer
+// feeds (the same slice until a Node changes, so that placement is
+// rebuilt only then), or from the cache when there is none.
+func (c *Cached) Nodes(ctx context.Context) ([]*corev1.Node, error) {
+	if c.NodeSet != nil {
+		return c.NodeSet.List(), nil
+	}
+	var l corev1.NodeList
+	if err := c.Reader.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	out := make([]*corev1.Node, len(l.Items))
+	for i := range l.Items {
+		out[i] = &l.Items[i]
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 

@@ -27,6 +27,7 @@ import (
 type Informers struct {
 	counter GPUCounter
 	usage   *GPUUsage
+	nodes   *NodeSet
 	// served says, for each kind that comes from a CRD, whether the API
 	// server serves it; kinds it does not serve get no informer.
 	served map[schema.GroupVersionKind]bool
@@ -52,6 +53,7 @@ func (i *Informers) kinds() []informed {
 		{obj: &corev1.Pod{}, transform: i.counter.StripPod},
 		{obj: &corev1.ResourceQuota{}, transform: i.counter.StripResourceQuota},
 		{obj: &policyv1.PodDisruptionBudget{}, transform: StripPodDisruptionBudget},
+		{obj: &corev1.Node{}, transform: StripNode},
 		{obj: NodePoolObject(), transform: StripNodePool, crd: &NodePoolGVK},
 	}
 }
@@ -68,7 +70,7 @@ func NewInformers(rc *rest.Config, counter GPUCounter) (*Informers, error) {
 }
 
 func newInformers(d discovery.DiscoveryInterface, counter GPUCounter) (*Informers, error) {
-	i := &Informers{counter: counter, usage: NewGPUUsage(counter), served: map[schema.GroupVersionKind]bool{}}
+	i := &Informers{counter: counter, usage: NewGPUUsage(counter), nodes: &NodeSet{}, served: map[schema.GroupVersionKind]bool{}}
 	for _, k := range i.kinds() {
 		if k.crd == nil {
 			continue
@@ -119,6 +121,11 @@ func (i *Informers) Start(ctx context.Context, c cache.Cache) error {
 			return fmt.Errorf("starting the %s informer: %w", kindOf(k.obj), err)
 		}
 		i.informers[kindOf(k.obj)] = inf
+		if _, ok := k.obj.(*corev1.Node); ok {
+			if _, err = inf.AddEventHandler(i.nodes); err != nil {
+				return fmt.Errorf("feeding the Node informer to the node set: %w", err)
+			}
+		}
 		if _, ok := k.obj.(*corev1.Pod); ok {
 			if i.podEvents, err = inf.AddEventHandler(i.usage); err != nil {
 				return fmt.Errorf("feeding the pod informer to the GPU usage aggregator: %w", err)
@@ -157,7 +164,7 @@ func (i *Informers) Synced(*http.Request) error {
 
 // Cached returns the cluster state reader over the cache.
 func (i *Informers) Cached(r client.Reader) *Cached {
-	return &Cached{Reader: r, Usage: i.usage, NoNodePools: !i.served[NodePoolGVK]}
+	return &Cached{Reader: r, Usage: i.usage, NoNodePools: !i.served[NodePoolGVK], NodeSet: i.nodes}
 }
 
 func kindOf(obj client.Object) string {

@@ -30,4 +30,7 @@ type Reader interface {
 	GPUUsage(ctx context.Context, counter GPUCounter, namespace, exclude string) (Usage, error)
 	// NodePools lists karpenter.sh/v1 NodePools as generic objects.
 	NodePools(ctx context.Context) ([]map[string]any, error)
+	// Nodes lists the cluster's Nodes, sorted by name, stripped to what
+	// placement reads (StripNode).
+	Nodes(ctx context.Context) ([]*corev1.Node, error)
 }

@@ -18,6 +18,7 @@ type Static struct {
 	pdbs            map[string][]*policyv1.PodDisruptionBudget
 	pods            map[string][]*corev1.Pod
 	nodePools       []map[string]any
+	nodes           []*corev1.Node
 }
 
 var _ Reader = (*Static)(nil)
@@ -60,6 +61,10 @@ func (s *Static) Add(o *kubeobjects.Object) {
 		s.quotas[ns] = append(s.quotas[ns], t)
 	case *policyv1.PodDisruptionBudget:
 		s.pdbs[ns] = append(s.pdbs[ns], t)
+	case *corev1.Node:
+		n, _ := StripNode(t)
+		s.nodes = append(s.nodes, n.(*corev1.Node))
+		sort.SliceStable(s.nodes, func(i, j int) bool { return s.nodes[i].Name < s.nodes[j].Name })
 	case *corev1.Pod:
 		if t.Status.Phase != corev1.PodSucceeded && t.Status.Phase != corev1.PodFailed {
 			s.pods[ns] = append(s.pods[ns], t)
@@ -103,4 +108,8 @@ func (s *Static) GPUUsage(_ context.Context, counter GPUCounter, namespace, excl
 
 func (s *Static) NodePools(context.Context) ([]map[string]any, error) {
 	return s.nodePools, nil
+}
+
+func (s *Static) Nodes(context.Context) ([]*corev1.Node, error) {
+	return s.nodes, nil
 }

@@ -152,3 +152,21 @@ func StripNodePool(obj any) (any, error) {
 	}
 	return &unstructured.Unstructured{Object: out}, nil
 }
+
+// StripNode keeps what placement reads of a Node: its name, labels,
+// taints, whether it is cordoned, and its capacity and allocatable
+// resources. Images, conditions, addresses and the rest of the status go:
+// they are most of a Node's size.
+func StripNode(obj any) (any, error) {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Node{}
+	// No resourceVersion: a heartbeat that changes nothing placement reads
+	// leaves the stripped Node equal, and the node set unchanged.
+	out.Name, out.UID, out.Labels = n.Name, n.UID, n.Labels
+	out.Spec.Taints, out.Spec.Unschedulable = n.Spec.Taints, n.Spec.Unschedulable
+	out.Status.Capacity, out.Status.Allocatable = n.Status.Capacity, n.Status.Allocatable
+	return out, nil
+}
