@@ -16,10 +16,10 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
 
-// Gatherers returns the quota, pdbs and nodepools gatherers.
+// Gatherers returns the quota, pdbs, nodepools, disruption and placement gatherers.
 func Gatherers(v config.Validators) []review.Gatherer {
 	counter := sync.OnceValues(func() (state.GPUCounter, error) { return Counter(v) })
-	return []review.Gatherer{&Quota{Validators: v, counter: counter}, &PDBs{}, &NodePools{Validators: v, counter: counter}, Disruption{}}
+	return []review.Gatherer{&Quota{Validators: v, counter: counter}, &PDBs{}, &NodePools{Validators: v, counter: counter}, Disruption{}, &Placement{Validators: v}}
 }
 
 // counterOf returns the counter a gatherer was built with, or builds one

@@ -192,7 +192,7 @@ func TestGatherersKeys(t *testing.T) {
 	for _, g := range Gatherers(config.Default().Validators) {
 		keys = append(keys, g.Key())
 	}
-	if got, _ := json.Marshal(keys); string(got) != `["quota","pdbs","nodepools","disruption"]` {
+	if got, _ := json.Marshal(keys); string(got) != `["quota","pdbs","nodepools","disruption","placement"]` {
 		t.Errorf("keys %s", got)
 	}
 }
