@@ -303,9 +303,9 @@ type requests struct {
 	all corev1.ResourceList
 	// names are the requested resources, sorted, without zero requests.
 	names []corev1.ResourceName
-	cpu  int64 // millicores
-	mem  int64 // bytes
-	gpus int64
+	cpu   int64 // millicores
+	mem   int64 // bytes
+	gpus  int64
 	// gpuName is the GPU resource the pod asks for, for messages.
 	gpuName string
 }
