@@ -16,10 +16,14 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
 
-// Gatherers returns the quota, pdbs, nodepools, disruption and placement gatherers.
-func Gatherers(v config.Validators) []review.Gatherer {
+// Gatherers returns the quota, pdbs, nodepools, disruption and placement
+// gatherers. places is the placement gatherer (nil: one built from v).
+func Gatherers(v config.Validators, places *Placement) []review.Gatherer {
 	counter := sync.OnceValues(func() (state.GPUCounter, error) { return Counter(v) })
-	return []review.Gatherer{&Quota{Validators: v, counter: counter}, &PDBs{}, &NodePools{Validators: v, counter: counter}, Disruption{}, &Placement{Validators: v}}
+	if places == nil {
+		places = &Placement{Validators: v}
+	}
+	return []review.Gatherer{&Quota{Validators: v, counter: counter}, &PDBs{}, &NodePools{Validators: v, counter: counter}, Disruption{}, places}
 }
 
 // counterOf returns the counter a gatherer was built with, or builds one

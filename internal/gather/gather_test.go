@@ -189,7 +189,7 @@ func gathered(t *testing.T, gt review.Gatherer, g *review.Gathering) string {
 
 func TestGatherersKeys(t *testing.T) {
 	var keys []string
-	for _, g := range Gatherers(config.Default().Validators) {
+	for _, g := range Gatherers(config.Default().Validators, nil) {
 		keys = append(keys, g.Key())
 	}
 	if got, _ := json.Marshal(keys); string(got) != `["quota","pdbs","nodepools","disruption","placement"]` {

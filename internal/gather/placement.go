@@ -26,6 +26,16 @@ import (
 // there is no key, and the policies judge the pod's own selectors.
 type Placement struct {
 	Validators config.Validators
+	// Source, when set, is the placement source (shared with the
+	// mutators); else one is built from Validators.
+	Source *placement.Source
+	// Template, when set, adds to a copy of a workload's pod what the
+	// mutators will add to its pods that placement depends on (the GPU
+	// tolerations), so that a template is placed as its pods will be
+	// created. Pods are placed as they are: a mutated pod as mutated, and
+	// the submitted one as submitted, which is how a mutation that would
+	// cause a denial is told apart.
+	Template func(*corev1.Pod)
 
 	once   sync.Once
 	source *placement.Source
@@ -42,6 +52,10 @@ func (p *Placement) Gather(ctx context.Context, g *review.Gathering) (any, error
 	pod := PodForPlacement(g)
 	if pod == nil || pod.Spec.NodeName != "" {
 		return nil, nil
+	}
+	if g.Pod == nil && p.Template != nil {
+		pod = pod.DeepCopy()
+		p.Template(pod)
 	}
 	res, err := p.Place(ctx, g.State, pod)
 	if err != nil || res == nil {
@@ -65,7 +79,13 @@ func (p *Placement) Place(ctx context.Context, st state.Reader, pod *corev1.Pod)
 }
 
 func (p *Placement) src() (*placement.Source, error) {
-	p.once.Do(func() { p.source, p.err = NewPlacementSource(p.Validators) })
+	p.once.Do(func() {
+		if p.Source != nil {
+			p.source = p.Source
+			return
+		}
+		p.source, p.err = NewPlacementSource(p.Validators)
+	})
 	return p.source, p.err
 }
 

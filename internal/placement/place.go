@@ -72,6 +72,16 @@ type Result struct {
 	Known bool `json:"known"`
 	// Fits is true when a NodePool or a Node can host the pod.
 	Fits bool `json:"fits"`
+	// Nodes counts the cluster's Nodes (0 when the state lists none, as
+	// in an eval of manifests without Node objects).
+	Nodes int `json:"nodes"`
+	// Targeted is true when the pod asks for what only some capacity has:
+	// GPUs (whole or MIG slices), a NodePool by name, or an instance
+	// attribute (family, type, GPU model, ... of either flavour). A pod that
+	// asks for none of these (a capacity type or a zone is asked of general
+	// capacity too) normally runs on the cluster's general nodes, which a
+	// state without Nodes does not show.
+	Targeted bool `json:"targeted"`
 	// Spot is true when a reachable placement allows Spot capacity.
 	Spot          bool     `json:"spot"`
 	CapacityTypes []string `json:"capacityTypes"`
@@ -274,6 +284,12 @@ func (c *Cluster) Place(pod *corev1.Pod) *Result {
 	}
 	req := c.requestsOf(pod)
 	terms := podTerms(pod)
+	res.Nodes = len(c.nodes)
+	res.Targeted = req.gpus > 0 || slices.ContainsFunc(req.names, func(n corev1.ResourceName) bool {
+		return strings.HasPrefix(string(n), "nvidia.com/mig-")
+	}) || slices.ContainsFunc(terms, func(t []Requirement) bool {
+		return slices.ContainsFunc(t, func(r Requirement) bool { return karpenterLabel(r.Key) })
+	})
 	named := false
 	for _, p := range c.pools {
 		cand, selected := c.fitPool(p, terms, pod, &req)
@@ -311,7 +327,7 @@ type requests struct {
 }
 
 func (c *Cluster) requestsOf(pod *corev1.Pod) requests {
-	all := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
+	all := resourcehelper.PodRequests(withDefaultRequests(pod), resourcehelper.PodResourcesOptions{})
 	r := requests{all: all}
 	for _, name := range sortedKeys(resourceNames(all)) {
 		if q := all[corev1.ResourceName(name)]; !q.IsZero() {
@@ -331,6 +347,43 @@ func (c *Cluster) requestsOf(pod *corev1.Pod) requests {
 		}
 	}
 	return r
+}
+
+// withDefaultRequests returns pod, or a copy whose containers request
+// what they limit where they request nothing, as the API server defaults
+// them (a workload's template is not defaulted until its pods are made).
+func withDefaultRequests(pod *corev1.Pod) *corev1.Pod {
+	missing := func(cs []corev1.Container) bool {
+		for i := range cs {
+			for name := range cs[i].Resources.Limits {
+				if _, ok := cs[i].Resources.Requests[name]; !ok {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if !missing(pod.Spec.Containers) && !missing(pod.Spec.InitContainers) {
+		return pod
+	}
+	fill := func(cs []corev1.Container) []corev1.Container {
+		out := make([]corev1.Container, len(cs))
+		for i, c := range cs {
+			out[i] = c
+			req := make(corev1.ResourceList, len(c.Resources.Limits)+len(c.Resources.Requests))
+			for name, q := range c.Resources.Limits {
+				req[name] = q
+			}
+			for name, q := range c.Resources.Requests {
+				req[name] = q
+			}
+			out[i].Resources.Requests = req
+		}
+		return out
+	}
+	cp := *pod
+	cp.Spec.Containers, cp.Spec.InitContainers = fill(pod.Spec.Containers), fill(pod.Spec.InitContainers)
+	return &cp
 }
 
 // podTerms are the pod's node selector ANDed into each required node
@@ -544,12 +597,20 @@ func otherIncompatible(r *Requirement, pool []Requirement) string {
 	return ""
 }
 
+// karpenterLabel reports whether key names a NodePool or an instance
+// attribute (not the architecture, which general capacity has too).
+func karpenterLabel(key string) bool {
+	return key == LabelNodePool || attribute(key) != "" && key != LabelArch
+}
+
 func wellKnown(key string) bool {
 	domain, _, ok := strings.Cut(key, "/")
 	if !ok {
 		return false
 	}
-	for _, d := range []string{"kubernetes.io", "k8s.io", "karpenter.sh", "karpenter.k8s.aws", "eks.amazonaws.com"} {
+	// nvidia.com: GPU feature discovery labels GPU nodes once they run
+	// (nvidia.com/gpu.product, which the MIG mutator selects on).
+	for _, d := range []string{"kubernetes.io", "k8s.io", "karpenter.sh", "karpenter.k8s.aws", "eks.amazonaws.com", "nvidia.com"} {
 		if domain == d || strings.HasSuffix(domain, "."+d) {
 			return true
 		}

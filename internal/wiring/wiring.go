@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
 	"github.com/tollgate-dev/tollgate/internal/gather"
@@ -75,11 +77,18 @@ func NewReviewer(engines *engine.Holder, cfg *config.Config, st state.Reader, de
 	if err != nil {
 		return nil, err
 	}
+	// One placement source for the mutators and the gatherer, so that the
+	// NodePools and Nodes are parsed once per change.
+	places, err := gather.NewPlacementSource(cfg.Validators)
+	if err != nil {
+		return nil, err
+	}
 	chain, err := mutators.NewChain(mutators.Options{
 		Config:        cfg.Mutators,
 		Catalog:       cat,
 		Associations:  deps.Associations,
 		ServerVersion: deps.ServerVersion,
+		Placement:     places,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -88,7 +97,13 @@ func NewReviewer(engines *engine.Holder, cfg *config.Config, st state.Reader, de
 		review.WithMutator(chain),
 		// The quota, spot and nodepool state, then the IAM documents of
 		// the role a pod will assume.
-		review.WithGatherers(gather.Gatherers(cfg.Validators)...),
+		review.WithGatherers(gather.Gatherers(cfg.Validators, &gather.Placement{
+			Validators: cfg.Validators,
+			Source:     places,
+			Template: func(pod *corev1.Pod) {
+				mutators.GPUTolerations(pod, &mutators.Env{Config: &cfg.Mutators, Catalog: cat})
+			},
+		})...),
 		review.WithGatherers(&gather.IAM{
 			Fetcher:  deps.IAM,
 			Resolver: gather.PodIdentityResolver{Associations: deps.Associations},
