@@ -18,6 +18,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/gpucatalog"
+	"github.com/tollgate-dev/tollgate/internal/placement"
 	"github.com/tollgate-dev/tollgate/internal/podidentity"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
@@ -54,8 +55,35 @@ type Env struct {
 	NodePools []map[string]any
 	// KubernetesMinor decides the drain action.
 	KubernetesMinor int
+	// Cluster is the placement state (NodePools and Nodes), nil when the
+	// state holds neither or was not read.
+	Cluster *placement.Cluster
 
 	warnings []string
+	// changes counts the chain's changes to the pod, so that Placement
+	// recomputes only after one.
+	changes  int
+	placed   *placement.Result
+	placedAt int
+}
+
+// Placement returns where pod can run, as the pod is now; nil when
+// placement is not known (no NodePools, no Nodes).
+func (e *Env) Placement(pod *corev1.Pod) *placement.Result {
+	if e.Cluster == nil {
+		return nil
+	}
+	if e.placed == nil || e.placedAt != e.changes {
+		e.placed, e.placedAt = e.Cluster.Place(pod), e.changes
+	}
+	return e.placed
+}
+
+// decides reports whether a placement decides for the pod: it is known
+// and something can host the pod. A pod that fits nowhere keeps the
+// judgement of its own selectors (schedule.fit reports it).
+func decides(res *placement.Result) bool {
+	return res != nil && res.Known && res.Fits
 }
 
 // Warn records a message for the client once, however many passes repeat it.
@@ -102,6 +130,10 @@ type Options struct {
 	// ServerVersion is the API server's version ("1.31"), when known; the
 	// configuration's drain.kubernetesVersion wins over it.
 	ServerVersion string
+	// Placement builds the placement of pods from NodePools and Nodes
+	// (shared with the placement gatherer); nil: the mutators judge a pod
+	// by its own selectors only.
+	Placement *placement.Source
 }
 
 // Chain runs the mutators in order until a pass changes nothing. It
@@ -112,6 +144,7 @@ type Chain struct {
 	associations podidentity.Associations
 	minor        int
 	mutators     []Mutator
+	places       *placement.Source
 }
 
 var _ review.PodMutator = (*Chain)(nil)
@@ -136,7 +169,7 @@ func NewChain(opts Options) (*Chain, error) {
 		minor = n
 		break
 	}
-	return &Chain{cfg: opts.Config, catalog: opts.Catalog, associations: opts.Associations, minor: minor, mutators: Mutators()}, nil
+	return &Chain{cfg: opts.Config, catalog: opts.Catalog, associations: opts.Associations, minor: minor, mutators: Mutators(), places: opts.Placement}, nil
 }
 
 // Mutate implements review.PodMutator: it gathers the Env and runs the chain.
@@ -177,12 +210,30 @@ func (c *Chain) Env(ctx context.Context, pod *corev1.Pod, ns *corev1.Namespace, 
 		}
 	}
 	_, selectsPool := pod.Spec.NodeSelector[LabelNodePool]
-	if st != nil && ((c.cfg.MIG.Enabled && needsNodePools(pod, ns)) || (c.cfg.Drain.Enabled && selectsPool)) {
+	// The drain and the MIG mutator judge every pod's placement (a pool
+	// that allows Spot makes it Spot-capable; the GPUs it can reach decide
+	// its MIG profile), so with a placement source the NodePools and Nodes
+	// are read whenever one of them is on.
+	placed := c.places != nil && (c.cfg.Drain.Enabled || c.cfg.MIG.Enabled)
+	if st != nil && (placed || (c.cfg.MIG.Enabled && needsNodePools(pod, ns)) || (c.cfg.Drain.Enabled && selectsPool)) {
 		nps, err := st.NodePools(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%w: NodePools: %w", review.ErrStateUnavailable, err)
 		}
 		env.NodePools = nps
+	}
+	if st != nil && placed {
+		nodes, err := st.Nodes(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Nodes: %w", review.ErrStateUnavailable, err)
+		}
+		if len(env.NodePools) > 0 || len(nodes) > 0 {
+			cl, err := c.places.Cluster(env.NodePools, nodes)
+			if err != nil {
+				return nil, err
+			}
+			env.Cluster = cl
+		}
 	}
 	return env, nil
 }
@@ -195,6 +246,7 @@ func (c *Chain) Run(pod *corev1.Pod, env *Env) error {
 		for _, m := range c.mutators {
 			if m.Mutate(pod, env) {
 				changed = append(changed, m.Name)
+				env.changes++
 			}
 		}
 		if len(changed) == 0 {

@@ -41,6 +41,9 @@ func MIGResources(pod *corev1.Pod, env *Env) bool {
 		return false
 	}
 	gpus := TargetGPUs(pod, env.NodePools, env.Catalog)
+	if res := env.Placement(pod); decides(res) && res.GPUsKnown && len(res.GPUs) > 0 {
+		gpus = res.GPUs
+	}
 	if !slices.Contains(env.Catalog.Profiles(gpus...), profile) {
 		return false
 	}

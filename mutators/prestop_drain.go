@@ -34,7 +34,7 @@ const defaultGracePeriod int64 = 30
 // run on Spot get nothing.
 func PreStopDrain(pod *corev1.Pod, env *Env) bool {
 	cfg := &env.Config.Drain
-	if !cfg.Enabled || !CanRunOnSpot(pod, env.Namespace, cfg.SpotTaints, env.NodePools) {
+	if !cfg.Enabled || !SpotCapable(pod, env) {
 		return false
 	}
 	class := cfg.Classes[WorkloadClass(pod, cfg)]
@@ -89,6 +89,18 @@ func WorkloadClass(pod *corev1.Pod, cfg *config.Drain) string {
 		}
 	}
 	return config.ClassInference
+}
+
+// SpotCapable is the drain's answer to "can this pod land on Spot": the
+// placement's when it decides (a reachable NodePool or Node allows Spot;
+// a pod whose reachable placements are all on-demand is not Spot), else
+// CanRunOnSpot's judgement of the pod's own selectors. rego/spot/lib.rego
+// gives the same answer.
+func SpotCapable(pod *corev1.Pod, env *Env) bool {
+	if res := env.Placement(pod); decides(res) {
+		return res.Spot
+	}
+	return CanRunOnSpot(pod, env.Namespace, env.Config.Drain.SpotTaints, env.NodePools)
 }
 
 // CanRunOnSpot reports whether a pod may be scheduled on Spot capacity: it
