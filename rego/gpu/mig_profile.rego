@@ -10,7 +10,12 @@
 #   allows the instance types its requirements allow); a pod that does not
 #   narrow them may use any known GPU's profile. Tollgate's MIG mutator
 #   rewrites the requests of pods with a valid profile and leaves the others
-#   to this policy.
+#   to this policy. When Tollgate knows where the pod can run
+#   (input.state.placement), the GPUs are those of the NodePools and Nodes
+#   that can host it instead. Direct requests of a MIG resource
+#   (nvidia.com/mig-<profile>) are judged the same way whenever those GPUs
+#   are narrowed (by placement or by the pod's selectors): a profile that
+#   none of them offers is denied, with the profiles they do offer.
 # custom:
 #   id: gpu.mig-profile
 #   severity: high
@@ -76,10 +81,51 @@ _some_term_allows(t) if {
 	_allows_all(object.get(term, "matchExpressions", []), t)
 }
 
-_target_gpus := {_catalog.instanceTypes[t].gpu | some t in _target_types} if {
+_target_gpus := {g | some g in _placement.gpus} if {
+	_placement_narrows
+} else := {_catalog.instanceTypes[t].gpu | some t in _target_types} if {
+	_selectors_narrow
+} else := {g | some g, _ in _catalog.gpus}
+
+_placement := input.state.placement
+
+# _placement_narrows: placement is known, something hosts the pod, and the
+# catalog names every GPU it can reach.
+_placement_narrows if {
+	_placement.known
+	_placement.fits
+	_placement.gpusKnown
+	count(_placement.gpus) > 0
+}
+
+_selectors_narrow if {
 	count(_target_types) > 0
 	count(_target_types) < count(_catalog.instanceTypes)
-} else := {g | some g, _ in _catalog.gpus}
+}
+
+_narrowed if _placement_narrows
+
+_narrowed if _selectors_narrow
+
+# Direct MIG requests: [container index, profile] of each
+# nvidia.com/mig-<profile> a container requests or limits.
+_direct contains [i, trim_prefix(name, "nvidia.com/mig-")] if {
+	some i, c in input.pod.containers
+	some field in ["requests", "limits"]
+	some name, _ in object.get(c, ["resources", field], {})
+	startswith(name, "nvidia.com/mig-")
+}
+
+violation contains {"msg": msg, "path": concat("", [input.pod.containerPaths[i], ".resources"])} if {
+	_narrowed
+	some [i, profile] in _direct
+	not profile in _valid
+	msg := sprintf("nvidia.com/mig-%s: MIG profile %q %s; they offer: %s", [profile, profile, _direct_why, _list(_valid)])
+}
+
+_direct_why := sprintf("is not offered by the GPUs of the NodePools and Nodes that can host the pod (%s)", [concat(", ", sort(_target_gpus))]) if {
+	_placement_narrows
+} else := sprintf("is not offered by the GPUs the pod can run on (%s)", [concat(", ", sort(_target_gpus))])
 
 _valid := {p | some g in _target_gpus; some p in object.get(_catalog.gpus[g], "profiles", [])}
 

@@ -144,3 +144,34 @@ test_no_state_nodepools if {
 	doc := object.remove(review(profile("3g.40gb"), spec, {}, []), ["state"])
 	mig_profile.violation == set() with input as doc
 }
+
+_mig_pod(profile) := {
+	"pod": {
+		"metadata": {},
+		"spec": {},
+		"containers": [{"name": "vllm", "resources": {"limits": {sprintf("nvidia.com/mig-%s", [profile]): 1}}}],
+		"containerPaths": ["spec.containers[0]"],
+	},
+	"namespace": {"name": "ns", "annotations": {}},
+	"state": {"placement": {"known": true, "fits": true, "gpusKnown": true, "gpus": ["A100-40GB"]}},
+}
+
+test_direct_mig_request_not_offered_by_the_placement if {
+	mig_profile.violation == {{
+		"msg": `nvidia.com/mig-3g.40gb: MIG profile "3g.40gb" is not offered by the GPUs of the NodePools and Nodes that can host the pod (A100-40GB); they offer: 1g.5gb, 1g.10gb, 2g.10gb, 3g.20gb, 4g.20gb, 7g.40gb`,
+		"path": "spec.containers[0].resources",
+	}} with input as _mig_pod("3g.40gb")
+}
+
+test_direct_mig_request_offered if {
+	count(mig_profile.violation) == 0 with input as _mig_pod("3g.20gb")
+}
+
+test_direct_mig_request_without_narrowing_is_not_judged if {
+	count(mig_profile.violation) == 0 with input as json.remove(_mig_pod("3g.40gb"), ["state/placement"])
+}
+
+test_placement_with_unknown_gpus_does_not_narrow if {
+	p := {"known": true, "fits": true, "gpusKnown": false, "gpus": []}
+	count(mig_profile.violation) == 0 with input as object.union(_mig_pod("3g.40gb"), {"state": {"placement": p}})
+}

@@ -30,7 +30,7 @@ test_non_mig_families_fail if {
 
 test_open_mig_pool_fails if {
 	mig.violation == {{
-		"msg": "MIG NodePool does not restrict its instance types: Karpenter can launch GPUs without MIG (A10G, L4, L40S, T4, V100-16GB, V100-32GB) or CPU instances; list MIG-capable instance types or families (p4d, p4de, p5, p5e, p5en, p6-b200)",
+		"msg": "MIG NodePool does not restrict its instance types: Karpenter can launch GPUs without MIG (A10G, L4, L40S, T4, T4G, V100-16GB, V100-32GB) or CPU instances; list MIG-capable instance types or families (p4d, p4de, p5, p5e, p5en, p6-b200)",
 		"path": "spec.template.spec.requirements",
 	}} with input as t.good_gpu_pool(_mig, [t.gpu_count_gt("0")])
 }

@@ -15,7 +15,12 @@
 #   they still have scheduling gates: until the last gate is removed, a
 #   pod's node selector, affinity and tolerations can still change
 #   (Kubernetes "Mutable Pod scheduling directives"); afterwards they
-#   cannot, while a workload's template can.
+#   cannot, while a workload's template can. When Tollgate knows where the
+#   pod can run (input.state.placement: NodePools or Nodes in the state, and
+#   at least one of them can host the pod), that decides instead: the pod
+#   is Spot-capable when a reachable NodePool or Node allows Spot, whatever
+#   its selectors say, and not when every reachable one is on-demand. The
+#   preStop drain mutator makes the same decision (mutators.SpotCapable).
 package tollgate.spot.lib
 
 import data.tollgate.nodepool.lib as nodepool
@@ -25,14 +30,41 @@ capacity_type := "karpenter.sh/capacity-type"
 
 # spot is true when the pod can land on Spot capacity and is judged.
 spot if {
-	count(reasons) > 0
-	not excluded
+	_spot_capable
 	not daemonset
 	not pod_update
 }
 
+_placement := input.state.placement
+
+# _placement_decides: placement is known and something can host the pod (a
+# pod that fits nowhere keeps the judgement of its selectors; schedule.fit
+# reports it).
+_placement_decides if {
+	_placement.known
+	_placement.fits
+}
+
+_spot_capable if {
+	_placement_decides
+	_placement.spot
+}
+
+_spot_capable if {
+	not _placement_decides
+	count(reasons) > 0
+	not excluded
+}
+
 # reason says why the pod can land on Spot, for messages.
-reason := concat("; ", sort(reasons))
+reason := concat("; ", sort(_placement_reasons)) if {
+	_placement_decides
+} else := concat("; ", sort(reasons))
+
+_placement_reasons contains sprintf("%s %s allows Spot", [c.kind, c.name]) if {
+	some c in _placement.reachable
+	"spot" in c.capacityTypes
+}
 
 reasons contains "nodeSelector karpenter.sh/capacity-type=spot" if {
 	input.pod.spec.nodeSelector[capacity_type] == "spot"

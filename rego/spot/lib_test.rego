@@ -190,3 +190,19 @@ test_training if {
 	lib.training with input as pod({"labels": {"workload": "ml-training"}}, {})
 	not lib.training with input as pod({"labels": {"workload": "inference"}}, {})
 }
+
+test_placement_decides_spot if {
+	p := {"known": true, "fits": true, "spot": true, "reachable": [{"kind": "NodePool", "name": "gpu", "capacityTypes": ["on-demand", "spot"]}]}
+	lib.spot with input as {"pod": {"metadata": {}, "spec": {}}, "state": {"placement": p}}
+	lib.reason == "NodePool gpu allows Spot" with input as {"pod": {"metadata": {}, "spec": {}}, "state": {"placement": p}}
+}
+
+test_placement_on_demand_only_is_not_spot if {
+	p := {"known": true, "fits": true, "spot": false, "reachable": [{"kind": "NodePool", "name": "gpu", "capacityTypes": ["on-demand"]}]}
+	not lib.spot with input as {"pod": {"metadata": {}, "spec": {"nodeSelector": {"karpenter.sh/capacity-type": "spot"}}}, "state": {"placement": p}}
+}
+
+test_placement_that_fits_nowhere_keeps_the_selectors if {
+	p := {"known": true, "fits": false, "spot": false, "reachable": []}
+	lib.spot with input as {"pod": {"metadata": {}, "spec": {"nodeSelector": {"karpenter.sh/capacity-type": "spot"}}}, "state": {"placement": p}}
+}
