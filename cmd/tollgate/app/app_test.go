@@ -100,7 +100,9 @@ func TestEvalExamplesJSON(t *testing.T) {
 		"Job ai-training/llama-8b-lr-sweep":       {true, false, nil},
 		"Deployment ai-inference/vllm":            {true, false, nil},
 		"Pod ai-inference/vllm-unhardened": {false, true, []string{"pss.restricted.allowPrivilegeEscalation", "pss.restricted.capabilities_restricted",
-			"pss.restricted.runAsNonRoot", "pss.restricted.seccompProfile_restricted"}},
+			"pss.restricted.runAsNonRoot", "pss.restricted.seccompProfile_restricted",
+			// A bare pod whose placement reaches gpu-inference-pool, which allows Spot.
+			"spot.controller"}},
 		"Pod ai-inference/vllm-7d9f8c6b5-x2k4q": {true, true, nil},
 	}
 	seen := map[string]bool{}
