@@ -39,7 +39,7 @@ func TestHasNodePools(t *testing.T) {
 				t.Fatal(err)
 			}
 			opts := inf.CacheOptions(cache.Options{})
-			if n := len(opts.ByObject); n != 5+map[bool]int{true: 1, false: 0}[tc.want] {
+			if n := len(opts.ByObject); n != 6+map[bool]int{true: 1, false: 0}[tc.want] {
 				t.Errorf("CacheOptions set %d objects", n)
 			}
 			for obj, by := range opts.ByObject {
