@@ -43,7 +43,7 @@ var seedVerdicts = map[string]struct {
 	why      string
 }{
 	"01-auto-mode-gpu-inference-pool": {false, []string{"nodepool.gpu:deny"},
-		"a GPU pool without the nvidia.com/gpu taint, so CPU pods can take its GPU nodes; its five instance types in two families are enough for Spot"},
+		"a GPU pool without the nvidia.com/gpu taint, so CPU pods can take its GPU nodes; its five instance types in two families are enough for Spot. Its nodeClassRef is self-managed Karpenter's EC2NodeClass with karpenter.k8s.aws keys, consistent for nodepool.nodeclass, though the document means Auto Mode's built-in NodeClass (eks.amazonaws.com, NodeClass, default): which controller runs is not in the NodePool"},
 	"02-gpu-inference-pool": {true, nil,
 		"tainted, bounded at 100 GPUs, three instance types for its Spot capacity: the document's reference pool"},
 	"03-gpu-inference-stable": {true, nil,
