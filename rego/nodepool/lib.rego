@@ -43,16 +43,25 @@ karpenter_domain := "karpenter.k8s.aws"
 
 auto_mode_domain := "eks.amazonaws.com"
 
-instance_label_names := {
-	"instance-hypervisor", "instance-encryption-in-transit-supported",
-	"instance-category", "instance-generation", "instance-family", "instance-size",
-	"instance-cpu", "instance-cpu-manufacturer", "instance-memory",
-	"instance-ebs-bandwidth", "instance-network-bandwidth",
-	"instance-gpu-name", "instance-gpu-manufacturer", "instance-gpu-count", "instance-gpu-memory",
-	"instance-local-nvme",
+# _canonical is a literal, so that it costs nothing per review.
+_canonical := {
+	"eks.amazonaws.com/instance-hypervisor": "karpenter.k8s.aws/instance-hypervisor",
+	"eks.amazonaws.com/instance-encryption-in-transit-supported": "karpenter.k8s.aws/instance-encryption-in-transit-supported",
+	"eks.amazonaws.com/instance-category": "karpenter.k8s.aws/instance-category",
+	"eks.amazonaws.com/instance-generation": "karpenter.k8s.aws/instance-generation",
+	"eks.amazonaws.com/instance-family": "karpenter.k8s.aws/instance-family",
+	"eks.amazonaws.com/instance-size": "karpenter.k8s.aws/instance-size",
+	"eks.amazonaws.com/instance-cpu": "karpenter.k8s.aws/instance-cpu",
+	"eks.amazonaws.com/instance-cpu-manufacturer": "karpenter.k8s.aws/instance-cpu-manufacturer",
+	"eks.amazonaws.com/instance-memory": "karpenter.k8s.aws/instance-memory",
+	"eks.amazonaws.com/instance-ebs-bandwidth": "karpenter.k8s.aws/instance-ebs-bandwidth",
+	"eks.amazonaws.com/instance-network-bandwidth": "karpenter.k8s.aws/instance-network-bandwidth",
+	"eks.amazonaws.com/instance-gpu-name": "karpenter.k8s.aws/instance-gpu-name",
+	"eks.amazonaws.com/instance-gpu-manufacturer": "karpenter.k8s.aws/instance-gpu-manufacturer",
+	"eks.amazonaws.com/instance-gpu-count": "karpenter.k8s.aws/instance-gpu-count",
+	"eks.amazonaws.com/instance-gpu-memory": "karpenter.k8s.aws/instance-gpu-memory",
+	"eks.amazonaws.com/instance-local-nvme": "karpenter.k8s.aws/instance-local-nvme",
 }
-
-_canonical := {concat("/", [auto_mode_domain, n]): concat("/", [karpenter_domain, n]) | some n in instance_label_names}
 
 canonical(key) := object.get(_canonical, key, key)
 
@@ -60,9 +69,10 @@ canonical(key) := object.get(_canonical, key, key)
 # karpenter_key(key) one of self-managed Karpenter's.
 auto_mode_key(key) if _canonical[key]
 
-karpenter_key(key) if key in _karpenter_keys
-
-_karpenter_keys := {v | some v in _canonical}
+karpenter_key(key) if {
+	startswith(key, "karpenter.k8s.aws/")
+	_canonical[concat("", [auto_mode_domain, substring(key, count(karpenter_domain), -1)])]
+}
 
 # The NodeClasses of the two: EC2NodeClass for self-managed Karpenter
 # (https://karpenter.sh/docs/concepts/nodeclasses/), NodeClass for EKS Auto
