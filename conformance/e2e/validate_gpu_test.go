@@ -52,7 +52,7 @@ func TestSeedNodePools(t *testing.T) {
 		{"07-gpu-consolidation-pool.yaml", "schema", ""},
 		{"08-gpu-small-models.yaml", "schema", ""},
 		{"09-gpu-large-models.yaml", "schema", ""},
-		{"10-gpu-training-pool.yaml", "created", ""},
+		{"10-gpu-training-pool.yaml", "nodepool.training", ""},
 		{"11-gpu-experiment-pool.yaml", "created", "nodepool.spot-diversity"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

@@ -67,7 +67,7 @@ func TestMetadataExamplesViolate(t *testing.T) {
 			}
 		})
 	}
-	if n != 16 {
-		t.Errorf("%d quota, spot and nodepool policies, want 16", n)
+	if n != 17 {
+		t.Errorf("%d quota, spot and nodepool policies, want 17", n)
 	}
 }

@@ -43,7 +43,7 @@ var seedVerdicts = map[string]struct {
 	why      string
 }{
 	"01-auto-mode-gpu-inference-pool": {false, []string{"nodepool.gpu:deny"},
-		"a GPU pool without the nvidia.com/gpu taint, so CPU pods can take its GPU nodes; its five instance types in two families are enough for Spot"},
+		"a GPU pool without the nvidia.com/gpu taint, so CPU pods can take its GPU nodes; its five instance types in two families are enough for Spot. Its nodeClassRef is self-managed Karpenter's EC2NodeClass with karpenter.k8s.aws keys, consistent for nodepool.nodeclass, though the document means Auto Mode's built-in NodeClass (eks.amazonaws.com, NodeClass, default): which controller runs is not in the NodePool"},
 	"02-gpu-inference-pool": {true, nil,
 		"tainted, bounded at 100 GPUs, three instance types for its Spot capacity: the document's reference pool"},
 	"03-gpu-inference-stable": {true, nil,
@@ -60,8 +60,8 @@ var seedVerdicts = map[string]struct {
 		"g5 GPU instances with neither the GPU taint nor a GPU limit (on-demand only, so one family is fine)"},
 	"09-gpu-large-models": {false, []string{"nodepool.gpu:deny", "nodepool.gpu:deny"},
 		"p4d and p5 with neither the GPU taint nor a GPU limit: the most expensive pool of the document is unbounded"},
-	"10-gpu-training-pool": {true, nil,
-		"on-demand, WhenEmpty, a zero-node budget, tainted and bounded: the document's training pool is what nodepool.training asks for"},
+	"10-gpu-training-pool": {false, []string{"nodepool.training:deny"},
+		"on-demand, tainted and bounded, but its blanket nodes: \"0\" budget has no reasons, so it applies to Empty too and the pool's idle p5 nodes are never reclaimed; expireAfter is the default 720h, longer than the 168h run bound"},
 	"11-gpu-experiment-pool": {true, []string{"nodepool.spot-diversity:warn"},
 		"Spot on only two instance types (p4d.24xlarge, g5.48xlarge): admitted with a warning; experiments are not training pools"},
 }

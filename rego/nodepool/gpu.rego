@@ -8,7 +8,8 @@
 #   on them and hold them, and must set spec.limits on nvidia.com/gpu, so
 #   that something bounds how many GPUs it launches. Static NodePools
 #   (spec.replicas) are bounded by their replicas and may not set resource
-#   limits.
+#   limits. EKS Auto Mode NodePools are judged alike, with their
+#   eks.amazonaws.com/instance-* labels.
 # custom:
 #   id: nodepool.gpu
 #   severity: high

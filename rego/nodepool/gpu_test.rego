@@ -41,3 +41,20 @@ test_other_limits_do_not_bound_gpus if {
 		"path": "spec.limits",
 	}} with input as t.pool(spec)
 }
+
+# An EKS Auto Mode GPU pool (eks.amazonaws.com labels, the built-in
+# NodeClass) with no GPU taint and no limits is reported like a
+# self-managed one.
+test_auto_mode_gpu_pool_is_judged_alike if {
+	gpu.violation == {
+		{
+			"msg": "GPU NodePool (eks.amazonaws.com/instance-gpu-count Gt 0; instance families g5, g6e) has no nvidia.com/gpu:NoSchedule taint: pods that request no GPU can be scheduled onto its GPU nodes and hold them; add the taint to spec.template.spec.taints",
+			"path": "spec.template.spec.taints",
+		},
+		{
+			"msg": `GPU NodePool (eks.amazonaws.com/instance-gpu-count Gt 0; instance families g5, g6e) sets no limit on nvidia.com/gpu: nothing bounds how many GPUs it launches; set spec.limits["nvidia.com/gpu"]`,
+			"path": "spec.limits",
+		},
+	} with input as t.pool(t.auto_template({}, [t.auto_families(["g5", "g6e"]), t.auto_gpu_count_gt("0")], []))
+	gpu.violation == set() with input as t.pool(object.union(t.auto_template({}, [t.auto_families(["g5", "g6e"])], [t.gpu_taint]), t.gpu_limits))
+}

@@ -7,7 +7,9 @@
 #   which instance types a NodePool's requirements admit. Karpenter ANDs a
 #   NodePool's requirements; a node label that an instance type does not
 #   carry (instance-gpu-count on a CPU instance) satisfies only NotIn and
-#   DoesNotExist, as in Karpenter's scheduling.
+#   DoesNotExist, as in Karpenter's scheduling. EKS Auto Mode NodePools are
+#   read like self-managed ones: their eks.amazonaws.com/instance-* keys
+#   stand for the karpenter.k8s.aws/instance-* keys of the same name.
 package tollgate.nodepool.lib
 
 import data.tollgate.catalog
@@ -29,6 +31,64 @@ gpu_manufacturer := "karpenter.k8s.aws/instance-gpu-manufacturer"
 
 capacity_type := "karpenter.sh/capacity-type"
 
+# Instance labels come in two flavours: self-managed Karpenter on AWS labels
+# nodes karpenter.k8s.aws/<name>, EKS Auto Mode eks.amazonaws.com/<name>
+# ("EKS Auto Mode uses different labels than Karpenter", with the list
+# below: https://docs.aws.amazon.com/eks/latest/userguide/create-node-pool.html#auto-supported-labels).
+# The policies name a label by its karpenter.k8s.aws key (the constants
+# above); canonical(key) maps an Auto Mode key to it and leaves any other
+# key as it is. eks.amazonaws.com/compute-type has no Karpenter
+# counterpart and stays itself.
+karpenter_domain := "karpenter.k8s.aws"
+
+auto_mode_domain := "eks.amazonaws.com"
+
+# _canonical is a literal, so that it costs nothing per review.
+_canonical := {
+	"eks.amazonaws.com/instance-hypervisor": "karpenter.k8s.aws/instance-hypervisor",
+	"eks.amazonaws.com/instance-encryption-in-transit-supported": "karpenter.k8s.aws/instance-encryption-in-transit-supported",
+	"eks.amazonaws.com/instance-category": "karpenter.k8s.aws/instance-category",
+	"eks.amazonaws.com/instance-generation": "karpenter.k8s.aws/instance-generation",
+	"eks.amazonaws.com/instance-family": "karpenter.k8s.aws/instance-family",
+	"eks.amazonaws.com/instance-size": "karpenter.k8s.aws/instance-size",
+	"eks.amazonaws.com/instance-cpu": "karpenter.k8s.aws/instance-cpu",
+	"eks.amazonaws.com/instance-cpu-manufacturer": "karpenter.k8s.aws/instance-cpu-manufacturer",
+	"eks.amazonaws.com/instance-memory": "karpenter.k8s.aws/instance-memory",
+	"eks.amazonaws.com/instance-ebs-bandwidth": "karpenter.k8s.aws/instance-ebs-bandwidth",
+	"eks.amazonaws.com/instance-network-bandwidth": "karpenter.k8s.aws/instance-network-bandwidth",
+	"eks.amazonaws.com/instance-gpu-name": "karpenter.k8s.aws/instance-gpu-name",
+	"eks.amazonaws.com/instance-gpu-manufacturer": "karpenter.k8s.aws/instance-gpu-manufacturer",
+	"eks.amazonaws.com/instance-gpu-count": "karpenter.k8s.aws/instance-gpu-count",
+	"eks.amazonaws.com/instance-gpu-memory": "karpenter.k8s.aws/instance-gpu-memory",
+	"eks.amazonaws.com/instance-local-nvme": "karpenter.k8s.aws/instance-local-nvme",
+}
+
+canonical(key) := object.get(_canonical, key, key)
+
+# auto_mode_key(key) reports an Auto Mode instance label key;
+# karpenter_key(key) one of self-managed Karpenter's.
+auto_mode_key(key) if _canonical[key]
+
+karpenter_key(key) if {
+	startswith(key, "karpenter.k8s.aws/")
+	_canonical[concat("", [auto_mode_domain, substring(key, count(karpenter_domain), -1)])]
+}
+
+# The NodeClasses of the two: EC2NodeClass for self-managed Karpenter
+# (https://karpenter.sh/docs/concepts/nodeclasses/), NodeClass for EKS Auto
+# Mode (its built-in one is named default; the sample NodePool of
+# https://docs.aws.amazon.com/eks/latest/userguide/create-node-pool.html).
+node_classes := {
+	{"group": karpenter_domain, "kind": "EC2NodeClass"},
+	{"group": auto_mode_domain, "kind": "NodeClass"},
+}
+
+node_class_ref := object.get(input.object, ["spec", "template", "spec", "nodeClassRef"], {})
+
+# auto_mode is true for a NodePool of EKS Auto Mode (its nodeClassRef names
+# an eks.amazonaws.com NodeClass).
+auto_mode if node_class_ref.group == auto_mode_domain
+
 # Capacity types Karpenter offers.
 capacity_types := {"spot", "on-demand", "reserved"}
 
@@ -40,18 +100,31 @@ labels := object.get(input.object, ["spec", "template", "metadata", "labels"], {
 
 taints := object.get(input.object, ["spec", "template", "spec", "taints"], [])
 
-# on(key) are [index, requirement] of the requirements on key, in order.
-on(key) := object.get(_by_key, [key], [])
+# on(key) are [index, requirement] of the requirements on key, in order;
+# key is canonical (an Auto Mode key finds the requirements written with
+# either flavour), and each requirement keeps its key as written, for
+# messages.
+on(key) := object.get(_by_key, [canonical(key)], [])
 
-# _by_key groups the requirements by key in one pass: the inner
+# _keyed are the requirements with their index and canonical key.
+_keyed := [{"j": j, "k": canonical(r.key), "r": r} | some j, r in requirements]
+
+# _by_key groups the requirements by canonical key in one pass: the inner
 # comprehension, assigned after k is bound, is indexed by k (OPA's
 # comprehension indexing), and a rule without arguments is evaluated once
 # per query. Scanning every requirement per key instead costs keys times
 # requirements.
 _by_key := {k: rs |
-	some k in {r.key | some r in requirements}
-	rs := [[j, r] | some j, r in requirements; r.key == k]
+	some k in {x.k | some x in _keyed}
+	rs := [[x.j, x.r] | some x in _keyed; x.k == k]
 }
+
+# keys are the canonical keys of the NodePool's requirements.
+keys := object.keys(_by_key)
+
+# written(key) is key as the NodePool writes it (in its first requirement
+# on key), so that an Auto Mode pool's messages name Auto Mode's labels.
+written(key) := on(key)[0][1].key
 
 # requirement_path is the field path of the first requirement on key.
 requirement_path(key) := sprintf("spec.template.spec.requirements[%d]", [on(key)[0][0]])
@@ -259,19 +332,19 @@ gpu_reasons contains sprintf("instance families %s", [concat(", ", sort(fs))]) i
 
 gpu_reasons contains sprintf("%s %s", [r.key, describe(r)]) if {
 	some r in requirements
-	r.key == gpu_count
+	canonical(r.key) == gpu_count
 	_needs_gpus(r)
 }
 
 gpu_reasons contains sprintf("%s %s", [r.key, describe(r)]) if {
 	some r in requirements
-	r.key in {gpu_name, gpu_manufacturer}
+	canonical(r.key) in {gpu_name, gpu_manufacturer}
 	r.operator in {"In", "Exists"}
 }
 
 gpu_reasons contains sprintf("%s %s", [r.key, describe(r)]) if {
 	some r in requirements
-	r.key == instance_category
+	canonical(r.key) == instance_category
 	r.operator == "In"
 	every v in r.values {
 		v in {"g", "p"}

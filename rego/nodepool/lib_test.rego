@@ -100,3 +100,54 @@ test_training_and_mig_pools if {
 	lib.mig with input as pool(template({"nvidia.com/mig.config": "all-1g.10gb"}, [], []))
 	not lib.mig with input as pool(template({"mig-enabled": "false"}, [], []))
 }
+
+# --- EKS Auto Mode -----------------------------------------------------------------
+
+# auto_template is a NodePool spec of EKS Auto Mode: its built-in NodeClass.
+auto_template(labels, requirements, taints) := {"template": {
+	"metadata": {"labels": labels},
+	"spec": {
+		"requirements": requirements,
+		"taints": taints,
+		"nodeClassRef": {"group": "eks.amazonaws.com", "kind": "NodeClass", "name": "default"},
+	},
+}}
+
+auto_families(values) := req("eks.amazonaws.com/instance-family", "In", values)
+
+auto_gpu_count_gt(n) := req("eks.amazonaws.com/instance-gpu-count", "Gt", [n])
+
+_auto_reqs(rs) := pool(auto_template({}, rs, []))
+
+test_canonical_keys if {
+	lib.canonical("eks.amazonaws.com/instance-gpu-count") == "karpenter.k8s.aws/instance-gpu-count"
+	lib.canonical("eks.amazonaws.com/instance-memory") == "karpenter.k8s.aws/instance-memory"
+	lib.canonical("eks.amazonaws.com/compute-type") == "eks.amazonaws.com/compute-type"
+	lib.canonical("karpenter.k8s.aws/instance-family") == "karpenter.k8s.aws/instance-family"
+	lib.canonical("node.kubernetes.io/instance-type") == "node.kubernetes.io/instance-type"
+	lib.auto_mode_key("eks.amazonaws.com/instance-cpu")
+	not lib.auto_mode_key("eks.amazonaws.com/compute-type")
+	lib.karpenter_key("karpenter.k8s.aws/instance-cpu")
+	not lib.karpenter_key("karpenter.k8s.aws/ec2nodeclass")
+}
+
+test_auto_mode_requirements_are_read_like_karpenter_ones if {
+	lib.auto_mode with input as _auto_reqs([])
+	not lib.auto_mode with input as _reqs([])
+	lib.named_families == {"p5"} with input as _auto_reqs([auto_families(["p5", "g5"]), families(["p5"])])
+	lib.requirement_path("karpenter.k8s.aws/instance-family") == "spec.template.spec.requirements[1]" with input as _auto_reqs([types(["p5.48xlarge"]), auto_families(["p5"])])
+	lib.written("karpenter.k8s.aws/instance-family") == "eks.amazonaws.com/instance-family" with input as _auto_reqs([auto_families(["p5"])])
+	lib.rejections("m5.large") == {"eks.amazonaws.com/instance-gpu-count is none; required Gt 0"} with input as _auto_reqs([auto_gpu_count_gt("0")])
+	lib.rejections("g5.xlarge") == {"eks.amazonaws.com/instance-family is g5; required In [p5]"} with input as _auto_reqs([auto_families(["p5"])])
+}
+
+test_auto_mode_gpu_reasons if {
+	lib.gpu_reason == "eks.amazonaws.com/instance-gpu-count Gt 0" with input as _auto_reqs([auto_gpu_count_gt("0")])
+	lib.gpu_reason == "instance families g6e" with input as _auto_reqs([auto_families(["g6e"])])
+	lib.gpu_reason == "eks.amazonaws.com/instance-gpu-manufacturer In [nvidia]" with input as _auto_reqs([req("eks.amazonaws.com/instance-gpu-manufacturer", "In", ["nvidia"])])
+	lib.gpu_reason == "eks.amazonaws.com/instance-category In [g]" with input as _auto_reqs([req("eks.amazonaws.com/instance-category", "In", ["g"])])
+	not lib.gpu with input as _auto_reqs([req("eks.amazonaws.com/instance-category", "In", ["c", "m", "r"]), req("eks.amazonaws.com/instance-cpu", "In", ["4", "8"])])
+}
+
+# good_auto_gpu_pool is good_gpu_pool on EKS Auto Mode.
+good_auto_gpu_pool(labels, requirements) := pool(object.union(auto_template(labels, requirements, [gpu_taint]), gpu_limits))

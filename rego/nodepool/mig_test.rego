@@ -60,3 +60,16 @@ test_mig_config_profile_must_exist if {
 test_non_mig_pools_are_not_judged if {
 	mig.violation == set() with input as t.good_gpu_pool({}, [t.types(["g5.48xlarge"])])
 }
+
+test_auto_mode_mig_pool if {
+	mig.violation == {{
+		"msg": "MIG NodePool lists instance families whose GPUs cannot be partitioned with MIG: g6e (L40S); MIG needs the GPUs of p4d, p4de, p5, p5e, p5en, p6-b200",
+		"path": "spec.template.spec.requirements[0]",
+	}} with input as t.good_auto_gpu_pool(_mig, [t.auto_families(["g6e", "p5"])])
+	mig.violation == {{
+		"msg": "MIG NodePool requires GPU names without MIG: l4",
+		"path": "spec.template.spec.requirements[0]",
+	}} with input as t.good_auto_gpu_pool(_mig, [t.req("eks.amazonaws.com/instance-gpu-name", "In", ["l4", "h100"])])
+	mig.violation == set() with input as t.good_auto_gpu_pool(_mig, [t.auto_families(["p5", "p4de"])])
+	count(mig.violation) == 1 with input as t.good_auto_gpu_pool({"nvidia.com/mig.config": "all-3g.40gb"}, [t.auto_families(["p4d"])])
+}

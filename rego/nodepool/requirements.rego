@@ -39,7 +39,7 @@ package tollgate.nodepool.requirements
 
 import data.tollgate.nodepool.lib
 
-_keys := {r.key | some r in lib.requirements}
+_keys := lib.keys
 
 _on(key) := [r | some [_, r] in lib.on(key)]
 
@@ -49,7 +49,7 @@ _described(key) := concat(" and ", [lib.describe(r) | some r in _on(key)])
 violation contains {"msg": msg, "path": lib.requirement_path(key)} if {
 	some key in _keys
 	count(lib.listed(key)) == 0
-	msg := sprintf("requirements on %s can never match: no value satisfies %s", [key, _described(key)])
+	msg := sprintf("requirements on %s can never match: no value satisfies %s", [lib.written(key), _described(key)])
 }
 
 # DoesNotExist with a requirement that needs the label.
@@ -57,12 +57,12 @@ violation contains {"msg": msg, "path": lib.requirement_path(key)} if {
 	some key in _does_not_exist
 	some other in _on(key)
 	other.operator in {"In", "Exists", "Gt", "Gte", "Lt", "Lte"}
-	msg := sprintf("requirements on %s can never match: DoesNotExist contradicts %s", [key, lib.describe(other)])
+	msg := sprintf("requirements on %s can never match: DoesNotExist contradicts %s", [lib.written(key), lib.describe(other)])
 }
 
 # The keys of DoesNotExist requirements: pairing each of them with every
 # other requirement on its key would cost their product.
-_does_not_exist contains r.key if {
+_does_not_exist contains lib.canonical(r.key) if {
 	some r in lib.requirements
 	r.operator == "DoesNotExist"
 }
@@ -73,7 +73,7 @@ violation contains {"msg": msg, "path": lib.requirement_path(key)} if {
 	lower := max(_lower(key))
 	upper := min(_upper(key))
 	lower > upper
-	msg := sprintf("requirements on %s can never match: no integer satisfies %s", [key, _described(key)])
+	msg := sprintf("requirements on %s can never match: no integer satisfies %s", [lib.written(key), _described(key)])
 }
 
 _lower(key) := {v |

@@ -90,3 +90,33 @@ test_gpu_name_excluding_every_type_fails if {
 		"path": "spec.template.spec.requirements[0]",
 	}} with input as _reqs([t.types(["p4d.24xlarge"]), t.req("karpenter.k8s.aws/instance-gpu-name", "In", ["h100"])])
 }
+
+# EKS Auto Mode's keys are judged like Karpenter's, and messages name them
+# as written.
+test_auto_mode_requirements if {
+	requirements.violation == {{
+		"msg": "no listed instance type satisfies the other requirements: c5.xlarge (eks.amazonaws.com/instance-gpu-count is none; required Gt 0), m5.large (eks.amazonaws.com/instance-gpu-count is none; required Gt 0)",
+		"path": "spec.template.spec.requirements[0]",
+	}} with input as t.good_auto_gpu_pool({}, [t.types(["m5.large", "c5.xlarge"]), t.auto_gpu_count_gt("0")])
+	requirements.violation == {{
+		"msg": "requirements on eks.amazonaws.com/instance-gpu-count can never match: no integer satisfies Gt 4 and Lt 5",
+		"path": "spec.template.spec.requirements[0]",
+	}} with input as t.good_auto_gpu_pool({}, [t.auto_gpu_count_gt("4"), t.req("eks.amazonaws.com/instance-gpu-count", "Lt", ["5"])])
+	requirements.violation == {{
+		"msg": "no instance of the listed families satisfies the other requirements: g5 (eks.amazonaws.com/instance-gpu-count is 1; required Gt 8)",
+		"path": "spec.template.spec.requirements[0]",
+	}} with input as t.good_auto_gpu_pool({}, [t.auto_families(["g5"]), t.auto_gpu_count_gt("8")])
+	requirements.violation == {{
+		"msg": "requirements on eks.amazonaws.com/instance-local-nvme can never match: DoesNotExist contradicts Exists",
+		"path": "spec.template.spec.requirements[0]",
+	}} with input as t.good_auto_gpu_pool({}, [t.req("eks.amazonaws.com/instance-local-nvme", "DoesNotExist", []), t.req("eks.amazonaws.com/instance-local-nvme", "Exists", [])])
+	requirements.violation == set() with input as t.good_auto_gpu_pool({}, [t.types(["g5.xlarge", "p5.48xlarge"]), t.auto_gpu_count_gt("0"), t.auto_families(["g5"])])
+}
+
+# Both flavours of one label are one property: their In sets intersect.
+test_both_flavours_of_a_key_are_anded if {
+	requirements.violation == {{
+		"msg": "requirements on eks.amazonaws.com/instance-family can never match: no value satisfies In [p5] and In [g5]",
+		"path": "spec.template.spec.requirements[0]",
+	}} with input as t.good_auto_gpu_pool({}, [t.auto_families(["p5"]), t.families(["g5"])])
+}

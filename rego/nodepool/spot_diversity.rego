@@ -12,7 +12,7 @@
 #   severity: medium
 #   action: warn
 #   targets: [nodepool]
-#   remediation: List more instance types or families in the node.kubernetes.io/instance-type or karpenter.k8s.aws/instance-family requirement (sizes of the same family are enough), and consider minValues on it so that Karpenter keeps that flexibility when it launches.
+#   remediation: List more instance types or families in the node.kubernetes.io/instance-type or karpenter.k8s.aws/instance-family (eks.amazonaws.com/instance-family on EKS Auto Mode) requirement (sizes of the same family are enough), and consider minValues on it so that Karpenter keeps that flexibility when it launches.
 #   example: |
 #     apiVersion: karpenter.sh/v1
 #     kind: NodePool

@@ -43,3 +43,16 @@ test_open_or_unknown_families_pass if {
 test_minimum_is_a_parameter if {
 	spot_diversity.violation == set() with input as _spot([t.types(["p4d.24xlarge", "g5.48xlarge"])]) with data.tollgate.params.nodepool.spotMinInstanceTypes as 2
 }
+
+test_auto_mode_spot_pool if {
+	pool := t.good_auto_gpu_pool({}, [t.capacity(["spot"]), t.types(["g5.xlarge", "g5.2xlarge", "g5.12xlarge"]), t.auto_gpu_count_gt("1")])
+	spot_diversity.violation == {{
+		"msg": "Spot NodePool allows only 1 instance type (g5.12xlarge): when their Spot capacity runs out the pool cannot scale; allow at least 3 instance types or families",
+		"path": "spec.template.spec.requirements[1]",
+	}} with input as pool
+	spot_diversity.violation == {{
+		"msg": "Spot NodePool allows only 1 instance type (p4d.24xlarge): when their Spot capacity runs out the pool cannot scale; allow at least 3 instance types or families",
+		"path": "spec.template.spec.requirements[1]",
+	}} with input as t.good_auto_gpu_pool({}, [t.capacity(["spot"]), t.auto_families(["p4d"])])
+	spot_diversity.violation == set() with input as t.good_auto_gpu_pool({}, [t.capacity(["spot"]), t.auto_families(["g5"])])
+}
