@@ -101,8 +101,8 @@ func TestEvaluate(t *testing.T) {
 		policy: `{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalTag/kubernetes-namespace": "ai-training"}}}]}`,
 		want:   []string{"s3:* on *"},
 	}, {
-		name:   "deny in the boundary subtracts",
-		policy: `{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}`,
+		name:     "deny in the boundary subtracts",
+		policy:   `{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}`,
 		boundary: `{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": "kms:*", "Resource": "*"}]}`,
 		want:     []string{"s3:GetObject on *"},
 	}} {
