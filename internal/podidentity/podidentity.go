@@ -66,6 +66,8 @@ type Association struct {
 	// SessionPolicy is the association's session policy (JSON), if any;
 	// it narrows what the role allows.
 	SessionPolicy string
+	// DisableSessionTags is true when EKS adds no session tags.
+	DisableSessionTags bool
 	// ID is the association id (empty for associations from config).
 	ID     string
 	Source string

@@ -114,7 +114,11 @@ func resolve(g Grant, sess Session) (Grant, bool) {
 			c.Note = fmt.Sprintf("%s on %s is treated as not narrowing the grant", c.Operator, c.Key)
 		default:
 			v, present := lookupTag(sess.Tags, tag)
-			if !present || !valueMatches(op, c.Values, v) {
+			if !present {
+				c.Note = fmt.Sprintf("Tollgate does not know the session tag %s, so %s is treated as not narrowing the grant", tag, c.Key)
+				break
+			}
+			if !valueMatches(op, c.Values, v) {
 				// The session's tag does not satisfy the condition: the
 				// statement never allows this pod anything.
 				return g, false

@@ -225,7 +225,7 @@ func cut(g Grant, das, drs []Item) []Grant {
 				var out []Grant
 				for _, e := range dr.Except {
 					if r, ok := meet(g.Res, resourceItem(e, e, nil)); ok {
-						out = append(out, cut(g.with(g.Act, r, ByDeny, true), das[ai+1:], drs)...)
+						out = append(out, cut(g.with(g.Act, r, ByDeny, r.Text != g.Res.Text), das[ai+1:], drs)...)
 					}
 				}
 				return out
@@ -234,7 +234,7 @@ func cut(g Grant, das, drs []Item) []Grant {
 				var out []Grant
 				for k, e := range da.Except {
 					if a, ok := meet(g.Act, actionItem(e, da.exceptText[k], nil)); ok {
-						out = append(out, cut(g.with(a, g.Res, ByDeny, true), das, drs[ri+1:])...)
+						out = append(out, cut(g.with(a, g.Res, ByDeny, a.Text != g.Act.Text), das, drs[ri+1:])...)
 					}
 				}
 				return out

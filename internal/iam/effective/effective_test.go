@@ -105,6 +105,36 @@ func TestEvaluate(t *testing.T) {
 		policy:   `{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}`,
 		boundary: `{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": "kms:*", "Resource": "*"}]}`,
 		want:     []string{"s3:GetObject on *"},
+	}, {
+		// The cases below were the Rego lib's tests before the evaluation
+		// moved here.
+		name:   "unconditional deny removes what it covers",
+		policy: `{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}, {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}`,
+	}, {
+		name:   "deny that covers part of a grant removes nothing",
+		policy: `{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, {"Effect": "Deny", "Action": "s3:Delete*", "Resource": "*"}]}`,
+		want:   []string{"s3:* on *"},
+	}, {
+		name:   "deny is case-insensitive for actions only",
+		policy: `{"Statement": [{"Effect": "Allow", "Action": "S3:GetObject", "Resource": "arn:aws:s3:::B/*"}, {"Effect": "Deny", "Action": "s3:getobject", "Resource": "arn:aws:s3:::b/*"}]}`,
+		want:   []string{"S3:GetObject on arn:aws:s3:::B/*"},
+	}, {
+		name:   "deny with NotAction covers what it does not exclude",
+		policy: `{"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "kms:Decrypt"], "Resource": "*"}, {"Effect": "Deny", "NotAction": "kms:*", "Resource": "*"}]}`,
+		want:   []string{"kms:Decrypt on *"},
+	}, {
+		name:     "boundary keeps a grant it covers unchanged",
+		policy:   `{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}`,
+		boundary: `{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}`,
+		want:     []string{"s3:GetObject on *"},
+	}, {
+		name:     "boundary drops what it does not allow",
+		policy:   `{"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": ` + "[" + bucket + "]" + `}, {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}`,
+		boundary: `{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}`,
+		want:     []string{"s3:GetObject on arn:aws:s3:::agentic-ai-models", "s3:GetObject on arn:aws:s3:::agentic-ai-models/*", "s3:ListBucket on arn:aws:s3:::agentic-ai-models", "s3:ListBucket on arn:aws:s3:::agentic-ai-models/*"},
+	}, {
+		name:   "policy variables are literal",
+		policy: `{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::home/${aws:username}/*"}, {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::home/${aws:username}/*"}]}`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			pols := []iam.Policy{{Kind: iam.KindInline, Name: "p", Document: doc(t, tc.policy)}}
