@@ -192,3 +192,14 @@ func (f First) Association(ctx context.Context, namespace, serviceAccount string
 	}
 	return Association{}, false, errors.Join(errs...)
 }
+
+// Fixed is complete associations (session policy, target role, ...) keyed
+// "namespace/serviceAccount", for offline tests (the associations of an
+// offline IAM policies file).
+type Fixed map[string]Association
+
+// Association implements Associations.
+func (f Fixed) Association(_ context.Context, namespace, serviceAccount string) (Association, bool, error) {
+	a, ok := f[namespace+"/"+serviceAccount]
+	return a, ok, nil
+}
