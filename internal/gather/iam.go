@@ -335,7 +335,7 @@ func (st *IAMState) association(a *podidentity.Association, sess *effective.Sess
 	}
 	if !a.DisableSessionTags {
 		// The session tags EKS Pod Identity adds that Tollgate knows
-		// (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html).
+		// (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html#pod-id-abac-tags).
 		sess.TagsKnown = true
 		sess.Tags = map[string]string{"kubernetes-namespace": a.Namespace, "kubernetes-service-account": a.ServiceAccount}
 	}
