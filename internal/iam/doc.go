@@ -1,7 +1,7 @@
 // Package iam reads the IAM policy documents that decide what a role may do
 // and hands them to the iam policies in a normalised form (Document). The
-// policies themselves, and the effective-permission computation, are Rego
-// (rego/iam).
+// effective-permission computation is internal/iam/effective; the policies
+// themselves are Rego (rego/iam).
 //
 // # Sources
 //

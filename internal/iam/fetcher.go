@@ -54,6 +54,9 @@ var ErrNoCredentials = errors.New("no AWS credentials are configured (environmen
 // a Source. It is safe for concurrent use and lives as long as the process.
 type Fetcher struct {
 	src Source
+	// offline is the offline policies file, when the documents come from
+	// one.
+	offline *Offline
 	// disabled is the reason no lookup can succeed (no credentials, an
 	// AWS configuration that does not load); no call is made then.
 	disabled     string
@@ -155,6 +158,7 @@ func New(ctx context.Context, c config.IAM, mode Mode, opts ...Option) (*Fetcher
 			return nil, err
 		}
 		f.src, f.describe = off, "offline IAM policies file "+o.offline
+		f.offline = off
 	default:
 		cfg, err := LoadAWSConfig(ctx, c)
 		if err != nil {
@@ -335,4 +339,13 @@ func (f *Fetcher) evict(now time.Time) {
 	if len(f.entries) >= f.maxRoles && oldest != "" {
 		delete(f.entries, oldest)
 	}
+}
+
+// OfflineAssociations are the Pod Identity associations of the offline
+// policies file, nil when the documents do not come from one.
+func (f *Fetcher) OfflineAssociations() map[string]OfflineAssociation {
+	if f == nil || f.offline == nil {
+		return nil
+	}
+	return f.offline.associations
 }

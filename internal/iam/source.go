@@ -67,10 +67,33 @@ func RoleName(roleARN string) (string, error) {
 // {"arn": ..., "boundary": true, "document": ...} for the permissions
 // boundary. A document is a JSON object or a string (as IAM returns it,
 // possibly URL-encoded).
+//
+// The key "associations" is not a role: it holds EKS Pod Identity
+// associations, {"namespace/serviceAccount": {"id", "roleArn",
+// "targetRoleArn", "policy", "disableSessionTags"}}, with the session
+// policy as a document, so that offline tests cover session policies and
+// target roles (see OfflineAssociation).
 type Offline struct {
-	path  string
-	roles map[string]*RoleDocuments
+	path         string
+	roles        map[string]*RoleDocuments
+	associations map[string]OfflineAssociation
 }
+
+// OfflineAssociation is an EKS Pod Identity association of the offline
+// policies file, as DescribePodIdentityAssociation returns it.
+type OfflineAssociation struct {
+	ID                 string          `json:"id"`
+	RoleARN            string          `json:"roleArn"`
+	TargetRoleARN      string          `json:"targetRoleArn"`
+	Policy             json.RawMessage `json:"policy"`
+	DisableSessionTags bool            `json:"disableSessionTags"`
+	// SessionPolicy is Policy as IAM accepts it (JSON text), "" when none.
+	SessionPolicy string `json:"-"`
+}
+
+// Associations returns the file's Pod Identity associations, keyed
+// "namespace/serviceAccount".
+func (o *Offline) Associations() map[string]OfflineAssociation { return o.associations }
 
 var _ Source = (*Offline)(nil)
 
@@ -104,6 +127,14 @@ func ParseOffline(b []byte) (*Offline, error) {
 	}
 	o := &Offline{roles: map[string]*RoleDocuments{}}
 	var errs []error
+	if a, ok := raw["associations"]; ok {
+		delete(raw, "associations")
+		m, err := parseOfflineAssociations(a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("associations: %w", err))
+		}
+		o.associations = m
+	}
 	arns := make([]string, 0, len(raw))
 	for k := range raw {
 		arns = append(arns, k)
@@ -187,4 +218,41 @@ func (o *Offline) Role(_ context.Context, roleARN string) (*RoleDocuments, error
 		where = "the IAM policies file " + o.path
 	}
 	return nil, fmt.Errorf("%w: %s is not in %s", ErrRoleNotFound, roleARN, where)
+}
+
+func parseOfflineAssociations(b json.RawMessage) (map[string]OfflineAssociation, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var m map[string]OfflineAssociation
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("want {\"namespace/serviceAccount\": {id, roleArn, targetRoleArn, policy, disableSessionTags}}: %w", err)
+	}
+	var errs []error
+	for k, a := range m {
+		if ns, sa, ok := strings.Cut(k, "/"); !ok || ns == "" || sa == "" {
+			errs = append(errs, fmt.Errorf("%q is not namespace/serviceAccount", k))
+			continue
+		}
+		if _, err := RoleName(a.RoleARN); err != nil {
+			errs = append(errs, fmt.Errorf("%s: roleArn: %w", k, err))
+		}
+		if a.TargetRoleARN != "" {
+			if _, err := RoleName(a.TargetRoleARN); err != nil {
+				errs = append(errs, fmt.Errorf("%s: targetRoleArn: %w", k, err))
+			}
+		}
+		if len(a.Policy) > 0 {
+			if _, err := ParseDocumentJSON(a.Policy); err != nil {
+				errs = append(errs, fmt.Errorf("%s: policy: %w", k, err))
+			}
+			// As EKS returns it: the document's JSON text.
+			a.SessionPolicy = string(a.Policy)
+			var text string
+			if json.Unmarshal(a.Policy, &text) == nil {
+				a.SessionPolicy = text
+			}
+		}
+		m[k] = a
+	}
+	return m, errors.Join(errs...)
 }

@@ -176,13 +176,14 @@ func (e *EKS) list(ctx context.Context) (map[string]Association, error) {
 				return fmt.Errorf("DescribePodIdentityAssociation %s: no association in the answer", id)
 			}
 			found[i] = Association{
-				Namespace:      aws.ToString(d.Namespace),
-				ServiceAccount: aws.ToString(d.ServiceAccount),
-				RoleARN:        aws.ToString(d.RoleArn),
-				TargetRoleARN:  aws.ToString(d.TargetRoleArn),
-				SessionPolicy:  aws.ToString(d.Policy),
-				ID:             id,
-				Source:         SourceEKS,
+				Namespace:          aws.ToString(d.Namespace),
+				ServiceAccount:     aws.ToString(d.ServiceAccount),
+				RoleARN:            aws.ToString(d.RoleArn),
+				TargetRoleARN:      aws.ToString(d.TargetRoleArn),
+				SessionPolicy:      aws.ToString(d.Policy),
+				DisableSessionTags: aws.ToBool(d.DisableSessionTags),
+				ID:                 id,
+				Source:             SourceEKS,
 			}
 			return nil
 		})

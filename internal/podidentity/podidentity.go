@@ -66,6 +66,8 @@ type Association struct {
 	// SessionPolicy is the association's session policy (JSON), if any;
 	// it narrows what the role allows.
 	SessionPolicy string
+	// DisableSessionTags is true when EKS adds no session tags.
+	DisableSessionTags bool
 	// ID is the association id (empty for associations from config).
 	ID     string
 	Source string
@@ -189,4 +191,15 @@ func (f First) Association(ctx context.Context, namespace, serviceAccount string
 		}
 	}
 	return Association{}, false, errors.Join(errs...)
+}
+
+// Fixed is complete associations (session policy, target role, ...) keyed
+// "namespace/serviceAccount", for offline tests (the associations of an
+// offline IAM policies file).
+type Fixed map[string]Association
+
+// Association implements Associations.
+func (f Fixed) Association(_ context.Context, namespace, serviceAccount string) (Association, bool, error) {
+	a, ok := f[namespace+"/"+serviceAccount]
+	return a, ok, nil
 }

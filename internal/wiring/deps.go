@@ -3,6 +3,7 @@ package wiring
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
@@ -49,6 +50,20 @@ func completeDeps(cfg *config.Config, deps Deps) (Deps, error) {
 		})
 		src.Start()
 		sources = append(sources, src)
+	}
+	if off := deps.IAM.OfflineAssociations(); len(off) > 0 {
+		// The associations of an offline IAM policies file (eval
+		// --iam-policies, PolicyTest iamPolicies) stand for the EKS API.
+		fixed := podidentity.Fixed{}
+		for k, a := range off {
+			ns, sa, _ := strings.Cut(k, "/")
+			fixed[k] = podidentity.Association{
+				Namespace: ns, ServiceAccount: sa, RoleARN: a.RoleARN, TargetRoleARN: a.TargetRoleARN,
+				SessionPolicy: a.SessionPolicy, DisableSessionTags: a.DisableSessionTags,
+				ID: a.ID, Source: podidentity.SourceConfig,
+			}
+		}
+		sources = append(sources, fixed)
 	}
 	if len(c.Associations) > 0 {
 		sources = append(sources, podidentity.Static(c.Associations))

@@ -27,9 +27,21 @@ package tollgate.iam.kms_key_star
 
 import data.tollgate.iam.lib
 
-violation contains lib.finding(g, "name the KMS keys the workload uses") if {
-	input.state.iam.status == "ok"
+violation contains lib.finding(g, _detail) if {
 	some g in lib.grants
+	wide(g)
+}
+
+# conditional holds the grants this rule would report were they not
+# narrowed by a condition (iam.conditional-wildcard reports them).
+conditional contains {"grant": g, "detail": _detail} if {
+	some g in lib.conditional_grants
+	wide(g)
+}
+
+_detail := "name the KMS keys the workload uses"
+
+wide(g) if {
 	lib.service_may(g.action, "kms")
 	not _named_key(g.resource)
 	some name in _key_actions

@@ -26,9 +26,21 @@ package tollgate.iam.passrole_star
 
 import data.tollgate.iam.lib
 
-violation contains lib.finding(g, "name the roles the workload may pass") if {
-	input.state.iam.status == "ok"
+violation contains lib.finding(g, _detail) if {
 	some g in lib.grants
+	wide(g)
+}
+
+# conditional holds the grants this rule would report were they not
+# narrowed by a condition (iam.conditional-wildcard reports them).
+conditional contains {"grant": g, "detail": _detail} if {
+	some g in lib.conditional_grants
+	wide(g)
+}
+
+_detail := "name the roles the workload may pass"
+
+wide(g) if {
 	lib.service_may(g.action, "iam")
 	lib.may(g.action, "iam:passrole")
 	lib.unscoped(g.resource, "arn:aws:iam::000000000000:role/tollgate-any-role", `^arn:[^:]*:iam::[^:]*:(role/)?[*?]`)

@@ -28,9 +28,21 @@ package tollgate.iam.s3_resource_star
 
 import data.tollgate.iam.lib
 
-violation contains lib.finding(g, "S3 object and bucket actions must name the buckets they act on") if {
-	input.state.iam.status == "ok"
+violation contains lib.finding(g, _detail) if {
 	some g in lib.grants
+	wide(g)
+}
+
+# conditional holds the grants this rule would report were they not
+# narrowed by a condition (iam.conditional-wildcard reports them).
+conditional contains {"grant": g, "detail": _detail} if {
+	some g in lib.conditional_grants
+	wide(g)
+}
+
+_detail := "S3 object and bucket actions must name the buckets they act on"
+
+wide(g) if {
 	_s3_data_action(g.action)
 	lib.any_bucket(g.resource)
 }

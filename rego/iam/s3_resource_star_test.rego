@@ -48,7 +48,3 @@ test_pass_account_level_actions_and_scoped_buckets if {
 	])
 	s3_resource_star.violation == set() with input as review
 }
-
-test_pass_when_denied if {
-	s3_resource_star.violation == set() with input as t.seed_with([t.allow(["s3:GetObject"], ["*"]), t.deny(["s3:Get*"], ["*"])])
-}

@@ -31,7 +31,7 @@ import data.tollgate.iam.lib
 
 violation contains lib.finding(g, sprintf("%s, and the statement does not require SSE-KMS (condition StringEquals s3:x-amz-server-side-encryption: aws:kms)", [where])) if {
 	input.state.iam.status == "ok"
-	some g in lib.grants
+	some g in lib.all_grants
 	lib.service_may(g.action, "s3")
 	lib.may(g.action, "s3:putobject")
 	some where in _model_bucket(g.resource)

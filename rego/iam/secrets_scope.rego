@@ -26,9 +26,21 @@ package tollgate.iam.secrets_scope
 
 import data.tollgate.iam.lib
 
-violation contains lib.finding(g, "name the secrets the workload reads") if {
-	input.state.iam.status == "ok"
+violation contains lib.finding(g, _detail) if {
 	some g in lib.grants
+	wide(g)
+}
+
+# conditional holds the grants this rule would report were they not
+# narrowed by a condition (iam.conditional-wildcard reports them).
+conditional contains {"grant": g, "detail": _detail} if {
+	some g in lib.conditional_grants
+	wide(g)
+}
+
+_detail := "name the secrets the workload reads"
+
+wide(g) if {
 	lib.service_may(g.action, "secretsmanager")
 	lib.may(g.action, "secretsmanager:getsecretvalue")
 	lib.unscoped(g.resource, "arn:aws:secretsmanager:us-east-1:000000000000:secret:tollgate-any-secret-AbCdEf", `^arn:[^:]*:secretsmanager:[^:]*:[^:]*:(secret:)?[*?]`)

@@ -29,9 +29,21 @@ package tollgate.iam.wildcard_action
 
 import data.tollgate.iam.lib
 
-violation contains lib.finding(g, "name the actions the workload needs") if {
-	input.state.iam.status == "ok"
+violation contains lib.finding(g, _detail) if {
 	some g in lib.grants
+	wide(g)
+}
+
+# conditional holds the grants this rule would report were they not
+# narrowed by a condition (iam.conditional-wildcard reports them).
+conditional contains {"grant": g, "detail": _detail} if {
+	some g in lib.conditional_grants
+	wide(g)
+}
+
+_detail := "name the actions the workload needs"
+
+wide(g) if {
 	g.action.pattern in _wildcards
 }
 

@@ -20,45 +20,32 @@ state := input.state.iam
 
 params := data.tollgate.params.iam
 
-# grants holds one grant per action and resource item of an Allow
-# statement: {"pi", "index", "action", "resource", "limited"}, pi and index
-# locating the statement (policy(g), statement(g)) so that grants stay small
-# (sets hash their elements). A permissions boundary narrows a grant to its
-# intersection with the boundary's Allow statements, or drops it when they
-# do not overlap ("limited" says the boundary narrowed it); an
-# unconditional Deny statement (in any policy or the boundary) that covers
-# the whole grant removes it. Conditional Deny statements remove nothing:
-# they may not apply.
-grants contains g if {
+# all_grants are the effective grants of input.state.iam, computed in Go
+# (internal/iam/effective, the one place that evaluates IAM documents):
+# every action and resource pattern an Allow statement grants, intersected
+# with the permissions boundary and the session policy, minus what
+# unconditional Deny statements remove (Deny + NotResource narrows a grant
+# on "*" to the resources it spares). Each grant: {"pi", "index", "action",
+# "resource", "statement", "limited", "limited_by", "conditions",
+# "conditional", "deny_notes"}; pi and index locate the Allow statement
+# (policy(g), statement(g)).
+all_grants contains g if {
 	state.status == "ok"
-	not state.boundary
-	some pi, p in state.policies
-	some i, s in p.document.Statement
-	s.Effect == "Allow"
-	some act in actions(s)
-	some res in resources(s)
-	not _denied(act, res)
-	g := {"pi": pi, "index": i, "action": act, "resource": res, "limited": false}
+	some g in object.get(state, "grants", [])
 }
 
+# grants are the unconditional ones, the ones the wildcard rules judge; a
+# grant narrowed by a condition Tollgate understands (kms:ViaService,
+# s3:prefix, aws:ResourceTag/...) is in conditional_grants instead and is
+# reported, at most, as iam.conditional-wildcard.
 grants contains g if {
-	state.status == "ok"
-	state.boundary
-	some pi, p in state.policies
-	some i, s in p.document.Statement
-	s.Effect == "Allow"
-	some a0 in actions(s)
-	some r0 in resources(s)
-	some [bas, brs] in _boundary_allows
-	some ba in bas
-	act := _meet(a0, ba)
-	some br in brs
-	res := _meet(r0, br)
-	not _denied(act, res)
-	g := {
-		"pi": pi, "index": i, "action": act, "resource": res,
-		"limited": [a0.text, r0.text] != [act.text, res.text],
-	}
+	some g in all_grants
+	not g.conditional
+}
+
+conditional_grants contains g if {
+	some g in all_grants
+	g.conditional
 }
 
 # actions returns the action items of a statement.
@@ -92,32 +79,6 @@ _resource_item(pattern, text, except) := {
 	"except": except, "except_globs": [escape_glob(e) | some e in except],
 }
 
-# The items of the boundary's Allow statements and of every unconditional
-# Deny statement, built once per evaluation.
-_boundary_allows contains [actions(s), resources(s)] if {
-	some s in state.boundary.document.Statement
-	s.Effect == "Allow"
-}
-
-_deny_sources contains p if some p in state.policies
-
-_deny_sources contains state.boundary if state.boundary
-
-_denies contains [actions(s), resources(s)] if {
-	some p in _deny_sources
-	some s in p.document.Statement
-	s.Effect == "Deny"
-	count(s.Condition) == 0
-}
-
-_denied(act, res) if {
-	some [das, drs] in _denies
-	some da in das
-	covers(da, act)
-	some dr in drs
-	covers(dr, res)
-}
-
 # escape_glob escapes the characters IAM patterns hold literally but glob
 # reads as syntax (policy variables such as ${aws:username}); only * and ?
 # are wildcards in IAM.
@@ -146,22 +107,6 @@ _overlaps_any(patterns, p) if {
 overlap(a, b) if glob.match(escape_glob(a), null, b)
 
 overlap(a, b) if glob.match(escape_glob(b), null, a)
-
-# _meet is the narrower of two items when one covers the other, else the
-# first when they may overlap (kept whole: better a finding too many than
-# one too few).
-_meet(a, b) := a if covers(b, a)
-
-_meet(a, b) := b if {
-	not covers(b, a)
-	covers(a, b)
-}
-
-_meet(a, b) := a if {
-	not covers(b, a)
-	not covers(a, b)
-	overlap(a.pattern, b.pattern)
-}
 
 # may(item, name) is true when item can match the name (an action in lower
 # case, or a resource ARN).
@@ -205,7 +150,15 @@ any_bucket(res) if {
 # subject names the role the documents belong to, when there is one.
 default subject := ""
 
-subject := sprintf("role %s: ", [state.role]) if state.role != ""
+subject := sprintf("role %s: ", [state.role]) if {
+	state.role != ""
+	object.get(state, "via", "") == ""
+}
+
+subject := sprintf("role %s (via %s): ", [state.role, state.via]) if {
+	state.role != ""
+	object.get(state, "via", "") != ""
+}
 
 policy_label(p) := sprintf("managed policy %s", [p.arn]) if object.get(p, "arn", "") != ""
 
@@ -228,15 +181,36 @@ policy(g) := state.policies[g.pi]
 statement(g) := state.policies[g.pi].document.Statement[g.index]
 
 # finding builds a violation for a grant: "<role>: <policy>, <statement>:
-# allows <action> on <resource>" and the rule's detail.
+# allows <action> on <resource>", what limited it, the rule's detail, and
+# what Tollgate could not take into account (conditions it does not
+# understand, conditional denies).
 finding(g, detail) := {
-	"msg": sprintf("%s%s, %s: allows %s on %s%s; %s", [
+	"msg": sprintf("%s%s, %s: allows %s%s; %s%s", [
 		subject, policy_label(policy(g)), statement_label(g.index, statement(g)),
-		g.action.text, g.resource.text, _limited_note(g), detail,
+		_granted(g), _limited_note(g), detail, notes(g),
 	]),
 	"path": object.get(policy(g), "path", ""),
 }
 
-_limited_note(g) := " (as limited by the permissions boundary)" if g.limited
+_granted(g) := sprintf("%s on %s", [g.action.text, g.resource.text]) if not g.limited
+
+_granted(g) := sprintf("%s, effective: %s on %s", [g.statement, g.action.text, g.resource.text]) if g.limited
+
+_limited_note(g) := sprintf(" (as limited by %s)", [concat(" and ", g.limited_by)]) if g.limited
 
 _limited_note(g) := "" if not g.limited
+
+# notes are the conditions that were kept but do not narrow the grant, and
+# the conditional Deny statements that were not subtracted.
+notes(g) := concat("", [sprintf(" (%s)", [n]) | some n in _notes(g)])
+
+_notes(g) := array.concat(
+	[c.note | some c in g.conditions; object.get(c, "note", "") != ""],
+	g.deny_notes,
+)
+
+# condition_text names the conditions that narrow a grant.
+condition_text(g) := concat(" and ", [sprintf("%s %s %s", [c.operator, c.key, concat(", ", c.values)]) |
+	some c in g.conditions
+	c.narrows
+])
