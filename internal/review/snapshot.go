@@ -102,5 +102,9 @@ func (s *snapshot) NodePools(ctx context.Context) ([]map[string]any, error) {
 	return once(s, snapshotKey{"NodePool", "", ""}, func() ([]map[string]any, error) { return s.Reader.NodePools(ctx) })
 }
 
+func (s *snapshot) PolicyExceptions(ctx context.Context) ([]map[string]any, error) {
+	return once(s, snapshotKey{"PolicyException", "", ""}, func() ([]map[string]any, error) { return s.Reader.PolicyExceptions(ctx) })
+}
+
 // GPUUsage is not kept: its answer depends on the counter, and the
 // aggregator behind it answers from an index without listing.

@@ -53,6 +53,7 @@ func (i *Informers) kinds() []informed {
 		{obj: &corev1.ResourceQuota{}, transform: i.counter.StripResourceQuota},
 		{obj: &policyv1.PodDisruptionBudget{}, transform: StripPodDisruptionBudget},
 		{obj: NodePoolObject(), transform: StripNodePool, crd: &NodePoolGVK},
+		{obj: PolicyExceptionObject(), transform: StripPolicyException, crd: &PolicyExceptionGVK},
 	}
 }
 
@@ -157,7 +158,7 @@ func (i *Informers) Synced(*http.Request) error {
 
 // Cached returns the cluster state reader over the cache.
 func (i *Informers) Cached(r client.Reader) *Cached {
-	return &Cached{Reader: r, Usage: i.usage, NoNodePools: !i.served[NodePoolGVK]}
+	return &Cached{Reader: r, Usage: i.usage, NoNodePools: !i.served[NodePoolGVK], NoPolicyExceptions: !i.served[PolicyExceptionGVK]}
 }
 
 func kindOf(obj client.Object) string {

@@ -30,4 +30,7 @@ type Reader interface {
 	GPUUsage(ctx context.Context, counter GPUCounter, namespace, exclude string) (Usage, error)
 	// NodePools lists karpenter.sh/v1 NodePools as generic objects.
 	NodePools(ctx context.Context) ([]map[string]any, error)
+	// PolicyExceptions lists tollgate.dev/v1alpha1 PolicyExceptions of every
+	// namespace as generic objects (internal/exception parses and decides).
+	PolicyExceptions(ctx context.Context) ([]map[string]any, error)
 }

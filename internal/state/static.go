@@ -18,6 +18,7 @@ type Static struct {
 	pdbs            map[string][]*policyv1.PodDisruptionBudget
 	pods            map[string][]*corev1.Pod
 	nodePools       []map[string]any
+	exceptions      []map[string]any
 }
 
 var _ Reader = (*Static)(nil)
@@ -65,6 +66,12 @@ func (s *Static) Add(o *kubeobjects.Object) {
 			s.pods[ns] = append(s.pods[ns], t)
 		}
 	}
+	if o.GroupKind() == kubeobjects.PolicyException && o.Map != nil {
+		if md, ok := o.Map["metadata"].(map[string]any); ok && md["namespace"] == nil {
+			md["namespace"] = ns
+		}
+		s.exceptions = append(s.exceptions, o.Map)
+	}
 	if o.GroupKind() == kubeobjects.NodePool && o.Map != nil {
 		s.nodePools = append(s.nodePools, o.Map)
 		sort.SliceStable(s.nodePools, func(i, j int) bool { return name(s.nodePools[i]) < name(s.nodePools[j]) })
@@ -103,4 +110,8 @@ func (s *Static) GPUUsage(_ context.Context, counter GPUCounter, namespace, excl
 
 func (s *Static) NodePools(context.Context) ([]map[string]any, error) {
 	return s.nodePools, nil
+}
+
+func (s *Static) PolicyExceptions(context.Context) ([]map[string]any, error) {
+	return s.exceptions, nil
 }
