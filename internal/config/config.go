@@ -25,6 +25,11 @@ const (
 	LabelPSSLevel = "tollgate.dev/pss-level"
 	// LabelPSSVersion on a namespace pins the Pod Security Standards version.
 	LabelPSSVersion = "tollgate.dev/pss-version"
+	// LabelPSAEnforce and LabelPSAEnforceVersion are Pod Security
+	// Admission's namespace labels; they set the PSS level and version
+	// where LabelPSSLevel is absent (pss.podSecurityLabels).
+	LabelPSAEnforce        = "pod-security.kubernetes.io/enforce"
+	LabelPSAEnforceVersion = "pod-security.kubernetes.io/enforce-version"
 	// AnnotationExempt on a pod or workload lists families or policy ids to
 	// skip; honoured only for users allowed by exemptions.annotationUsers/Groups.
 	AnnotationExempt = "tollgate.dev/exempt"

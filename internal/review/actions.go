@@ -7,11 +7,12 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/exception"
 	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // record adds findings to a result with their resolved actions.
-func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjects.Object, target engine.Target) {
+func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjects.Object, target engine.Target, excepts func(*engine.Policy) *exception.Exception) {
 	r, ns := p.r, p.ns
 	exempted := r.exemptedByAnnotation(p.req, subject)
 	_, templatePath := subject.Template()
@@ -29,6 +30,10 @@ func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjec
 		path := f.Path
 		if templatePath != "" && path != "" {
 			path = templatePath + "." + path
+		}
+		if e := excepts(p); e != nil {
+			res.except(Violation{Policy: p.ID, Severity: p.Severity, Action: act, Message: f.Message, Path: path}, e)
+			continue
 		}
 		res.Violations = append(res.Violations, Violation{Policy: p.ID, Severity: p.Severity, Action: act, Message: f.Message, Path: path})
 		switch act {
@@ -53,8 +58,11 @@ func (res *Result) addAudit(key, msg string) {
 }
 
 // pss returns the Pod Security Standards level and version for a namespace:
-// its tollgate.dev/pss-level and tollgate.dev/pss-version labels, else the
-// configuration. Invalid labels fall back to the configuration.
+// its tollgate.dev/pss-level and tollgate.dev/pss-version labels, else
+// (with pss.podSecurityLabels) Pod Security Admission's
+// pod-security.kubernetes.io/enforce and enforce-version labels, else the
+// configuration. Invalid labels fall back to the next source. privileged
+// means no pss check.
 func (r *Reviewer) pss(ns *corev1.Namespace) (string, engine.Version) {
 	level, version := r.pssLevel, r.pssVer
 	if ns == nil {
@@ -63,6 +71,24 @@ func (r *Reviewer) pss(ns *corev1.Namespace) (string, engine.Version) {
 	switch l := ns.Labels[config.LabelPSSLevel]; l {
 	case "baseline", "restricted", "privileged":
 		level = l
+	default:
+		// The labels PSA reads, with the same values
+		// (kubernetes.io/docs/concepts/security/pod-security-admission,
+		// "Pod Security Admission labels for namespaces": <MODE> is
+		// privileged, baseline or restricted; <MODE>-version is v1.N or
+		// latest).
+		if !r.cfg.PSS.PodSecurityLabels {
+			break
+		}
+		switch l := ns.Labels[config.LabelPSAEnforce]; l {
+		case "baseline", "restricted", "privileged":
+			level = l
+			if v, ok := ns.Labels[config.LabelPSAEnforceVersion]; ok {
+				if pv, err := engine.ParseVersion(v); err == nil {
+					version = pv
+				}
+			}
+		}
 	}
 	if v, ok := ns.Labels[config.LabelPSSVersion]; ok {
 		if pv, err := engine.ParseVersion(v); err == nil {
