@@ -1,6 +1,7 @@
 package review
 
 import (
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,7 +15,10 @@ import (
 // record adds findings to a result with their resolved actions.
 func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjects.Object, target engine.Target, excepts func(*engine.Policy) *exception.Exception) {
 	r, ns := p.r, p.ns
-	exempted := r.exemptedByAnnotation(p.req, subject)
+	exempted, deprecated := r.exemptedByAnnotation(p.req, subject)
+	if deprecated && !slices.Contains(res.Warnings, ExemptAnnotationDeprecated) {
+		res.Warnings = append(res.Warnings, ExemptAnnotationDeprecated)
+	}
 	_, templatePath := subject.Template()
 	for _, f := range findings {
 		p := f.Policy
@@ -126,7 +130,7 @@ func (r *Reviewer) action(p *engine.Policy, ns *corev1.Namespace, target engine.
 // exemptedByAnnotation returns a predicate for the policies an object's
 // tollgate.dev/exempt annotation skips: a comma-separated list of families
 // and policy ids, honoured only for users the configuration allows.
-func (r *Reviewer) exemptedByAnnotation(req *Request, o *kubeobjects.Object) func(*engine.Policy) bool {
+func (r *Reviewer) exemptedByAnnotation(req *Request, o *kubeobjects.Object) (_ func(*engine.Policy) bool, warned bool) {
 	none := func(*engine.Policy) bool { return false }
 	var ann map[string]string
 	if p := o.Pod(); p != nil {
@@ -136,11 +140,18 @@ func (r *Reviewer) exemptedByAnnotation(req *Request, o *kubeobjects.Object) fun
 	}
 	v, ok := ann[config.AnnotationExempt]
 	if !ok || !r.cfg.MayUseExemptAnnotation(req.User.Username, req.User.Groups) {
-		return none
+		return none, false
 	}
+	// Deprecated: honoured for this release only, with a warning on every
+	// object it exempts; PolicyExceptions replace it (docs/exceptions.md).
+	warned = true
 	names := map[string]bool{}
 	for _, s := range strings.Split(v, ",") {
 		names[strings.TrimSpace(s)] = true
 	}
-	return func(p *engine.Policy) bool { return names[p.ID] || names[p.Family] }
+	return func(p *engine.Policy) bool { return names[p.ID] || names[p.Family] }, warned
 }
+
+// ExemptAnnotationDeprecated is the warning on objects the deprecated
+// tollgate.dev/exempt annotation exempts.
+const ExemptAnnotationDeprecated = config.AnnotationExempt + " is deprecated and will be removed in the next release: use a PolicyException (docs/exceptions.md)"
