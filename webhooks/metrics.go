@@ -32,6 +32,9 @@ type Metrics struct {
 	// result: cache, live (a cache miss read from the API server),
 	// not_found, timeout, rate_limited, error.
 	ServiceAccountLookups *prometheus.CounterVec
+	// ExceptionsApplied counts findings a PolicyException excepted at
+	// admission, per policy.
+	ExceptionsApplied *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg;
@@ -65,6 +68,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tollgate_serviceaccount_lookups_total",
 			Help: "ServiceAccount lookups at admission, by result (cache, live, not_found, timeout, rate_limited, error).",
 		}, []string{"result"}),
+		ExceptionsApplied: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tollgate_exceptions_applied_total",
+			Help: "Findings a PolicyException excepted at admission, by policy.",
+		}, []string{"policy"}),
 	}
 }
 

@@ -77,6 +77,9 @@ func (v *ValidatingHandler) handle(ctx context.Context, req admission.Request) a
 	for _, viol := range res.Violations {
 		v.Metrics.Decisions.WithLabelValues(viol.Policy, string(viol.Action)).Inc()
 	}
+	for _, x := range res.Excepted {
+		v.Metrics.ExceptionsApplied.WithLabelValues(x.Policy).Inc()
+	}
 	return toResponse(res)
 }
 

@@ -34,3 +34,12 @@ const NodePoolVersion = "v1.15.0"
 // NodePoolFile is the CRD's file name in this directory, for tools that
 // install CRDs from paths (envtest's CRDInstallOptions.Paths).
 const NodePoolFile = "karpenter.sh_nodepools.yaml"
+
+// PolicyException is Tollgate's own tollgate.dev/v1alpha1 PolicyException
+// CRD; the chart ships the same file (charts/tollgate/crds).
+//
+//go:embed tollgate.dev_policyexceptions.yaml
+var PolicyException []byte
+
+// PolicyExceptionFile is its file name, here and in the chart's crds/.
+const PolicyExceptionFile = "tollgate.dev_policyexceptions.yaml"

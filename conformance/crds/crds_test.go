@@ -106,6 +106,7 @@ func TestFiles(t *testing.T) {
 		NodePoolFile,
 		"openreports.io_clusterreports.yaml",
 		"openreports.io_reports.yaml",
+		PolicyExceptionFile,
 		"wgpolicyk8s.io_clusterpolicyreports.yaml",
 		"wgpolicyk8s.io_policyreports.yaml",
 	}
@@ -204,4 +205,36 @@ func containsAll(have []any, want ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestPolicyExceptionCRDInChart: the chart installs the CRD the tests and
+// the demo install, and it decodes as the namespaced tollgate.dev kind that
+// internal/exception and internal/state read.
+func TestPolicyExceptionCRDInChart(t *testing.T) {
+	chartCopy, err := os.ReadFile("../../charts/tollgate/crds/" + PolicyExceptionFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(chartCopy) != string(PolicyException) {
+		t.Fatalf("charts/tollgate/crds/%s differs from conformance/crds/%s: copy it", PolicyExceptionFile, PolicyExceptionFile)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(PolicyException, &crd); err != nil {
+		t.Fatal(err)
+	}
+	s := crd.Spec
+	if s.Group != "tollgate.dev" || s.Names.Kind != "PolicyException" || s.Scope != apiextensionsv1.NamespaceScoped || len(s.Versions) != 1 || s.Versions[0].Name != "v1alpha1" {
+		t.Fatalf("not the namespaced tollgate.dev/v1alpha1 PolicyException: %+v", s)
+	}
+	spec := s.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
+	for _, f := range []string{"policies", "reason", "expiresAt"} {
+		if !slices.Contains(spec.Required, f) {
+			t.Errorf("spec.%s is not required", f)
+		}
+	}
+	for _, f := range []string{"ticket", "match"} {
+		if _, ok := spec.Properties[f]; !ok {
+			t.Errorf("spec.%s is not in the schema", f)
+		}
+	}
 }

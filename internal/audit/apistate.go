@@ -31,6 +31,8 @@ type APIState struct {
 	// rest lists NodePools; nil when the cluster serves none.
 	rest      rest.Interface
 	nodePools *Kind
+	// exceptions lists PolicyExceptions; nil when the cluster serves none.
+	exceptions *Kind
 	// namespaces limits the lists; empty lists cluster-wide.
 	namespaces []string
 	chunk      int64
@@ -57,8 +59,11 @@ func NewAPIState(cs kubernetes.Interface, rc rest.Interface, kinds []Kind, names
 		s.chunk = defaultChunkSize
 	}
 	for i := range kinds {
-		if kinds[i].Kind == "NodePool" {
+		switch kinds[i].Kind {
+		case "NodePool":
 			s.nodePools = &kinds[i]
+		case "PolicyException":
+			s.exceptions = &kinds[i]
 		}
 	}
 	return s
@@ -298,11 +303,30 @@ func (s *APIState) Nodes(ctx context.Context) ([]*corev1.Node, error) {
 
 // NodePools implements state.Reader.
 func (s *APIState) NodePools(ctx context.Context) ([]map[string]any, error) {
-	if s.nodePools == nil || s.rest == nil {
+	v, err := s.listGeneric(ctx, s.nodePools, "nodepools", state.StripNodePool)
+	if err != nil {
+		return nil, fmt.Errorf("listing NodePools: %w", err)
+	}
+	return v, nil
+}
+
+// PolicyExceptions implements state.Reader: every namespace's, since the
+// exceptions of cluster-scoped objects live in Tollgate's namespace.
+func (s *APIState) PolicyExceptions(ctx context.Context) ([]map[string]any, error) {
+	v, err := s.listGeneric(ctx, s.exceptions, "policyexceptions", state.StripPolicyException)
+	if err != nil {
+		return nil, fmt.Errorf("listing PolicyExceptions: %w", err)
+	}
+	return v, nil
+}
+
+// listGeneric lists a CRD-backed kind cluster-wide in chunks, once,
+// stripped, sorted by name.
+func (s *APIState) listGeneric(ctx context.Context, k *Kind, key string, strip func(any) (any, error)) ([]map[string]any, error) {
+	if k == nil || s.rest == nil {
 		return nil, nil
 	}
-	k := s.nodePools
-	v, err := s.load("nodepools", func() (any, error) {
+	v, err := s.load(key, func() (any, error) {
 		var out []map[string]any
 		cont := ""
 		for {
@@ -321,7 +345,7 @@ func (s *APIState) NodePools(ctx context.Context) ([]map[string]any, error) {
 			items, _ := l.Object["items"].([]any)
 			for _, it := range items {
 				m, _ := it.(map[string]any)
-				stripped, _ := state.StripNodePool(&unstructured.Unstructured{Object: m})
+				stripped, _ := strip(&unstructured.Unstructured{Object: m})
 				out = append(out, stripped.(*unstructured.Unstructured).Object)
 			}
 			md, _ := l.Object["metadata"].(map[string]any)
@@ -333,7 +357,7 @@ func (s *APIState) NodePools(ctx context.Context) ([]map[string]any, error) {
 		return out, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing NodePools: %w", err)
+		return nil, err
 	}
 	return slices.Clone(v.([]map[string]any)), nil
 }

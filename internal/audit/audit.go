@@ -113,6 +113,10 @@ type Summary struct {
 	ByAction    map[string]int `json:"byAction"`
 	ByNamespace map[string]int `json:"byNamespace"`
 	ByPolicy    map[string]int `json:"byPolicy"`
+	// Excepted counts findings a PolicyException excepted (not counted in
+	// Findings), and ExceptedBy the findings per exception (namespace/name).
+	Excepted   int            `json:"excepted,omitempty"`
+	ExceptedBy map[string]int `json:"exceptedBy,omitempty"`
 }
 
 // maxErrorMessages bounds Summary.ErrorMessages.
@@ -140,6 +144,13 @@ func (s *Summary) Add(r *Result) {
 	ns := r.Object.Namespace
 	if ns == "" {
 		ns = ClusterScope
+	}
+	for _, x := range r.Excepted {
+		s.Excepted++
+		if s.ExceptedBy == nil {
+			s.ExceptedBy = map[string]int{}
+		}
+		s.ExceptedBy[x.Exception.Namespace+"/"+x.Exception.Name]++
 	}
 	for _, v := range r.Violations {
 		s.Findings++

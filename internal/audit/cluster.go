@@ -44,6 +44,7 @@ var auditedKinds = []struct {
 	{"s3.services.k8s.aws", "buckets", "Bucket", nil},
 	{"iam.services.k8s.aws", "roles", "Role", nil},
 	{"iam.services.k8s.aws", "policies", "Policy", nil},
+	{"tollgate.dev", "policyexceptions", "PolicyException", []string{"v1alpha1"}},
 }
 
 // DiscoverKinds returns the kinds Tollgate reviews that the API server

@@ -38,6 +38,16 @@ func (t *Table) Add(r *Result) error {
 		}
 		t.rows = append(t.rows, strings.Join([]string{obj, v.Severity, v.Policy, string(v.Action), oneLine(v.Message)}, "\t"))
 	}
+	// Excepted findings are listed too, with the exception that excepts
+	// them, so that a security review sees what is excepted.
+	for i, x := range r.Excepted {
+		obj := ""
+		if i == 0 && len(vs) == 0 {
+			obj = r.Object.String()
+		}
+		msg := fmt.Sprintf("excepted by PolicyException %s/%s until %s: %s", x.Exception.Namespace, x.Exception.Name, x.Exception.ExpiresAt, x.Message)
+		t.rows = append(t.rows, strings.Join([]string{obj, x.Severity, x.Policy, "excepted", oneLine(msg)}, "\t"))
+	}
 	return nil
 }
 

@@ -25,6 +25,11 @@ const (
 	LabelPSSLevel = "tollgate.dev/pss-level"
 	// LabelPSSVersion on a namespace pins the Pod Security Standards version.
 	LabelPSSVersion = "tollgate.dev/pss-version"
+	// LabelPSAEnforce and LabelPSAEnforceVersion are Pod Security
+	// Admission's namespace labels; they set the PSS level and version
+	// where LabelPSSLevel is absent (pss.podSecurityLabels).
+	LabelPSAEnforce        = "pod-security.kubernetes.io/enforce"
+	LabelPSAEnforceVersion = "pod-security.kubernetes.io/enforce-version"
 	// AnnotationExempt on a pod or workload lists families or policy ids to
 	// skip; honoured only for users allowed by exemptions.annotationUsers/Groups.
 	AnnotationExempt = "tollgate.dev/exempt"
@@ -52,6 +57,8 @@ type Config struct {
 	Validators Validators `json:"validators"`
 	// IAM configures how IAM policy documents are fetched (iam.go).
 	IAM IAM `json:"iam"`
+	// Exceptions configures PolicyExceptions (exceptions.go).
+	Exceptions Exceptions `json:"exceptions"`
 	// ReleaseNamespace is where Tollgate runs; it is always exempt.
 	ReleaseNamespace string `json:"releaseNamespace,omitempty"`
 }
@@ -62,6 +69,10 @@ type PSS struct {
 	Level string `json:"level"`
 	// Version is v1.N or latest (default latest).
 	Version string `json:"version"`
+	// PodSecurityLabels reads a namespace's Pod Security Admission labels
+	// (pod-security.kubernetes.io/enforce, -version) where it has no
+	// tollgate.dev/pss-level label (default true).
+	PodSecurityLabels bool `json:"podSecurityLabels"`
 }
 
 // Exemptions lists what admission and audit skip.
@@ -77,7 +88,7 @@ type Exemptions struct {
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	return &Config{
-		PSS:            PSS{Level: "restricted", Version: "latest"},
+		PSS:            PSS{Level: "restricted", Version: "latest", PodSecurityLabels: true},
 		TemplateAction: engine.ActionWarn,
 		Exemptions: Exemptions{
 			Namespaces: []string{"kube-system", "kube-node-lease", "gpu-operator", "tollgate-system"},
@@ -85,6 +96,7 @@ func Default() *Config {
 		Mutators:   defaultMutators(),
 		Validators: defaultValidators(),
 		IAM:        defaultIAM(),
+		Exceptions: defaultExceptions(),
 	}
 }
 
@@ -132,6 +144,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := engine.ParseAction(string(c.TemplateAction)); err != nil {
 		errs = append(errs, fmt.Errorf("templateAction: %w", err))
+	}
+	if err := c.Exceptions.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Mutators.Validate(); err != nil {
 		errs = append(errs, err)

@@ -76,10 +76,13 @@ const (
 	// TargetDrift is a running pod's drift: what the mutators would change
 	// were it created today (input.drift). Only audits evaluate it.
 	TargetDrift Target = "drift"
+	// TargetException is a tollgate.dev/v1alpha1 PolicyException
+	// (exception.valid).
+	TargetException Target = "exception"
 )
 
 // Targets lists every target in a stable order.
-var Targets = []Target{TargetPod, TargetTemplate, TargetNodePool, TargetS3Bucket, TargetIAMRole, TargetIAMPolicy, TargetDrift}
+var Targets = []Target{TargetPod, TargetTemplate, TargetNodePool, TargetS3Bucket, TargetIAMRole, TargetIAMPolicy, TargetDrift, TargetException}
 
 // Policy is one policy's identity and documentation, read from the METADATA
 // block of its package. Nothing here is duplicated in Go.

@@ -37,13 +37,14 @@ var (
 	ACKBucket           = schema.GroupKind{Group: "s3.services.k8s.aws", Kind: "Bucket"}
 	ACKRole             = schema.GroupKind{Group: "iam.services.k8s.aws", Kind: "Role"}
 	ACKPolicy           = schema.GroupKind{Group: "iam.services.k8s.aws", Kind: "Policy"}
+	PolicyException     = schema.GroupKind{Group: "tollgate.dev", Kind: "PolicyException"}
 )
 
 // Workloads are the kinds whose pod template Tollgate validates.
 var Workloads = []schema.GroupKind{Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob}
 
 // StateKinds are the kinds that form cluster state in eval and audit.
-var StateKinds = []schema.GroupKind{Namespace, ServiceAccount, ResourceQuota, PodDisruptionBudget, Node, NodePool}
+var StateKinds = []schema.GroupKind{Namespace, ServiceAccount, ResourceQuota, PodDisruptionBudget, Node, NodePool, PolicyException}
 
 // Object is one decoded object.
 type Object struct {
@@ -172,7 +173,7 @@ func newTyped(gk schema.GroupKind) any {
 // Known reports whether Tollgate reads objects of this group/kind.
 func Known(gk schema.GroupKind) bool {
 	switch gk {
-	case NodePool, ACKBucket, ACKRole, ACKPolicy:
+	case NodePool, ACKBucket, ACKRole, ACKPolicy, PolicyException:
 		return true
 	}
 	return newTyped(gk) != nil
@@ -184,7 +185,8 @@ var supportedVersions = map[schema.GroupKind]string{
 	PodDisruptionBudget: "policy/v1",
 	Deployment:          "apps/v1", StatefulSet: "apps/v1", DaemonSet: "apps/v1", ReplicaSet: "apps/v1",
 	Job: "batch/v1", CronJob: "batch/v1",
-	NodePool: "karpenter.sh/v1",
+	NodePool:        "karpenter.sh/v1",
+	PolicyException: "tollgate.dev/v1alpha1",
 }
 
 // ErrUnknownKind is returned for objects whose kind Tollgate does not review.

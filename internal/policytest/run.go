@@ -58,7 +58,7 @@ func Run(ctx context.Context, s *Suite, newReviewer NewReviewer, filter *regexp.
 			}
 		}
 		start := time.Now()
-		req := &review.Request{Object: c.Doc.Object, Operation: c.Operation, Mutate: c.Operation == "CREATE"}
+		req := &review.Request{Object: c.Doc.Object, Operation: c.Operation, Mutate: c.Operation == "CREATE", Now: s.NowTime}
 		if c.User != nil {
 			req.User = authenticationv1.UserInfo{Username: c.User.Username, Groups: c.User.Groups}
 		}
@@ -101,6 +101,20 @@ func (e *Expect) compare(res *review.Result) []string {
 		sort.Strings(want)
 		if !slices.Equal(want, ids) {
 			fails = append(fails, fmt.Sprintf("violations: expected %v, got %v", want, ids))
+		}
+	}
+	if e.Excepted != nil {
+		var got []string
+		for _, x := range res.Excepted {
+			if !slices.Contains(got, x.Policy) {
+				got = append(got, x.Policy)
+			}
+		}
+		sort.Strings(got)
+		want := slices.Clone(*e.Excepted)
+		sort.Strings(want)
+		if !slices.Equal(want, got) {
+			fails = append(fails, fmt.Sprintf("excepted: expected %v, got %v", want, got))
 		}
 	}
 	for _, g := range e.Includes {

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -38,6 +39,12 @@ type Suite struct {
 	IAMPolicies string   `yaml:"iamPolicies"`
 	State       []Source `yaml:"state"`
 	Cases       []Case   `yaml:"cases"`
+	// Now is the time (RFC 3339) the suite's PolicyExceptions are judged
+	// at, so that results do not change as time passes; without it, the
+	// command's clock (tollgate test --now, else the system clock).
+	Now string `yaml:"now"`
+	// NowTime is Now parsed; zero when not given.
+	NowTime time.Time `yaml:"-"`
 
 	// File is where the suite was read from.
 	File string `yaml:"-"`
@@ -81,6 +88,8 @@ type Expect struct {
 	// present or absent.
 	Includes []string `yaml:"includes"`
 	Excludes []string `yaml:"excludes"`
+	// Excepted is the exact set of policy ids a PolicyException excepted.
+	Excepted *[]string `yaml:"excepted"`
 	// Messages and Warnings are regular expressions; each must match some
 	// violation message or admission warning.
 	Messages []string `yaml:"messages"`
@@ -213,6 +222,13 @@ func Load(file string) (*Suite, error) {
 	}
 	if len(s.Cases) == 0 {
 		return nil, fail(line(root, "cases"), "no cases")
+	}
+	if s.Now != "" {
+		t, err := time.Parse(time.RFC3339, s.Now)
+		if err != nil {
+			return nil, fail(line(root, "now"), "now %q: want an RFC 3339 time such as 2026-12-01T00:00:00Z", s.Now)
+		}
+		s.NowTime = t
 	}
 	dir := filepath.Dir(file)
 	if s.IAMPolicies != "" {

@@ -1,19 +1,24 @@
 package review
 
 import (
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/exception"
 	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 )
 
 // record adds findings to a result with their resolved actions.
-func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjects.Object, target engine.Target) {
+func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjects.Object, target engine.Target, excepts func(*engine.Policy) *exception.Exception) {
 	r, ns := p.r, p.ns
-	exempted := r.exemptedByAnnotation(p.req, subject)
+	exempted, deprecated := r.exemptedByAnnotation(p.req, subject)
+	if deprecated && !slices.Contains(res.Warnings, ExemptAnnotationDeprecated) {
+		res.Warnings = append(res.Warnings, ExemptAnnotationDeprecated)
+	}
 	_, templatePath := subject.Template()
 	for _, f := range findings {
 		p := f.Policy
@@ -29,6 +34,10 @@ func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjec
 		path := f.Path
 		if templatePath != "" && path != "" {
 			path = templatePath + "." + path
+		}
+		if e := excepts(p); e != nil {
+			res.except(Violation{Policy: p.ID, Severity: p.Severity, Action: act, Message: f.Message, Path: path}, e)
+			continue
 		}
 		res.Violations = append(res.Violations, Violation{Policy: p.ID, Severity: p.Severity, Action: act, Message: f.Message, Path: path})
 		switch act {
@@ -53,8 +62,11 @@ func (res *Result) addAudit(key, msg string) {
 }
 
 // pss returns the Pod Security Standards level and version for a namespace:
-// its tollgate.dev/pss-level and tollgate.dev/pss-version labels, else the
-// configuration. Invalid labels fall back to the configuration.
+// its tollgate.dev/pss-level and tollgate.dev/pss-version labels, else
+// (with pss.podSecurityLabels) Pod Security Admission's
+// pod-security.kubernetes.io/enforce and enforce-version labels, else the
+// configuration. Invalid labels fall back to the next source. privileged
+// means no pss check.
 func (r *Reviewer) pss(ns *corev1.Namespace) (string, engine.Version) {
 	level, version := r.pssLevel, r.pssVer
 	if ns == nil {
@@ -63,6 +75,24 @@ func (r *Reviewer) pss(ns *corev1.Namespace) (string, engine.Version) {
 	switch l := ns.Labels[config.LabelPSSLevel]; l {
 	case "baseline", "restricted", "privileged":
 		level = l
+	default:
+		// The labels PSA reads, with the same values
+		// (kubernetes.io/docs/concepts/security/pod-security-admission,
+		// "Pod Security Admission labels for namespaces": <MODE> is
+		// privileged, baseline or restricted; <MODE>-version is v1.N or
+		// latest).
+		if !r.cfg.PSS.PodSecurityLabels {
+			break
+		}
+		switch l := ns.Labels[config.LabelPSAEnforce]; l {
+		case "baseline", "restricted", "privileged":
+			level = l
+			if v, ok := ns.Labels[config.LabelPSAEnforceVersion]; ok {
+				if pv, err := engine.ParseVersion(v); err == nil {
+					version = pv
+				}
+			}
+		}
 	}
 	if v, ok := ns.Labels[config.LabelPSSVersion]; ok {
 		if pv, err := engine.ParseVersion(v); err == nil {
@@ -100,7 +130,7 @@ func (r *Reviewer) action(p *engine.Policy, ns *corev1.Namespace, target engine.
 // exemptedByAnnotation returns a predicate for the policies an object's
 // tollgate.dev/exempt annotation skips: a comma-separated list of families
 // and policy ids, honoured only for users the configuration allows.
-func (r *Reviewer) exemptedByAnnotation(req *Request, o *kubeobjects.Object) func(*engine.Policy) bool {
+func (r *Reviewer) exemptedByAnnotation(req *Request, o *kubeobjects.Object) (_ func(*engine.Policy) bool, warned bool) {
 	none := func(*engine.Policy) bool { return false }
 	var ann map[string]string
 	if p := o.Pod(); p != nil {
@@ -110,11 +140,18 @@ func (r *Reviewer) exemptedByAnnotation(req *Request, o *kubeobjects.Object) fun
 	}
 	v, ok := ann[config.AnnotationExempt]
 	if !ok || !r.cfg.MayUseExemptAnnotation(req.User.Username, req.User.Groups) {
-		return none
+		return none, false
 	}
+	// Deprecated: honoured for this release only, with a warning on every
+	// object it exempts; PolicyExceptions replace it (docs/exceptions.md).
+	warned = true
 	names := map[string]bool{}
 	for _, s := range strings.Split(v, ",") {
 		names[strings.TrimSpace(s)] = true
 	}
-	return func(p *engine.Policy) bool { return names[p.ID] || names[p.Family] }
+	return func(p *engine.Policy) bool { return names[p.ID] || names[p.Family] }, warned
 }
+
+// ExemptAnnotationDeprecated is the warning on objects the deprecated
+// tollgate.dev/exempt annotation exempts.
+const ExemptAnnotationDeprecated = config.AnnotationExempt + " is deprecated and will be removed in the next release: use a PolicyException (docs/exceptions.md)"

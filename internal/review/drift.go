@@ -34,7 +34,11 @@ func (p *pass) drift(ctx context.Context, res *Result) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", req.Object.Ref(), err)
 	}
-	p.record(res, findings, req.Object, engine.TargetPod)
+	excepts, err := p.exceptionsFor(ctx, req.Object, findings)
+	if err != nil {
+		return err
+	}
+	p.record(res, findings, req.Object, engine.TargetPod, excepts)
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 //	pod:       {metadata, spec} of a Pod or of a workload's pod template
 //	workload:  {kind, replicas, templatePath} for workloads
 //	pss:       {level, version}
+//	exception: {now, maxDurationSeconds, knownPolicies, selectorError} for PolicyExceptions
 //	state:     what each family's gatherer added
 func (p *pass) input(ctx context.Context, o *kubeobjects.Object) (ast.Value, *Gathering, error) {
 	req, target, ns := p.req, p.target, p.ns
@@ -96,6 +97,8 @@ func (p *pass) input(ctx context.Context, o *kubeobjects.Object) (ast.Value, *Ga
 			ast.Item(ast.InternedTerm("replicas"), ast.InternedTerm(int(o.Replicas()))),
 			ast.Item(ast.InternedTerm("templatePath"), ast.StringTerm(path)),
 		))
+	case engine.TargetException:
+		in.Insert(ast.InternedTerm("exception"), p.exceptionTerm(o))
 	}
 	level, version := p.r.pss(ns)
 	in.Insert(ast.InternedTerm("pss"), ast.ObjectTerm(

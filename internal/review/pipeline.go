@@ -113,7 +113,9 @@ func (r *Reviewer) admit(ctx context.Context, req *Request) (*pass, *Result, err
 	switch {
 	case target == "":
 		res.Exempt = "kind not reviewed"
-	case r.cfg.NamespaceExempt(o.Namespace):
+	// PolicyExceptions are validated in every namespace: those of
+	// Tollgate's own namespace except cluster-scoped objects.
+	case target != engine.TargetException && r.cfg.NamespaceExempt(o.Namespace):
 		res.Exempt = "namespace " + o.Namespace + " is exempt"
 	case r.cfg.UserExempt(req.User.Username):
 		res.Exempt = "user " + req.User.Username + " is exempt"

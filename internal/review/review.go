@@ -9,6 +9,7 @@ package review
 import (
 	"context"
 	"slices"
+	"time"
 
 	"gomodules.xyz/jsonpatch/v2"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/exception"
 	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
@@ -33,6 +35,9 @@ type Request struct {
 	// Drift also reports what the mutators would change (the drift
 	// policies): audits of running pods set it, admission does not.
 	Drift bool
+	// Now, when set, is the time PolicyExceptions are judged at instead of
+	// the reviewer's clock (a PolicyTest suite's now:).
+	Now time.Time
 }
 
 // Violation is one finding with its resolved action.
@@ -59,6 +64,9 @@ type Result struct {
 	// Mutated is the object after mutation (the input object when nothing
 	// changed), as JSON.
 	Mutated []byte `json:"-"`
+	// Excepted are the findings a PolicyException excepted (exceptions.go):
+	// not violations, listed with the exception.
+	Excepted []Excepted `json:"excepted,omitempty"`
 }
 
 // Denied returns the violations whose action is deny.
@@ -133,6 +141,10 @@ type Reviewer struct {
 	// gpus tells which resources are GPUs, for the input checks
 	// (badinput.go); the catalog's MIG fractions are not needed there.
 	gpus state.GPUCounter
+	// now is the clock PolicyExceptions are judged by (exceptions.go).
+	now func() time.Time
+	// exceptions decides which PolicyException excepts a finding.
+	exceptions exception.Decider
 }
 
 // Option configures a Reviewer.
@@ -150,6 +162,10 @@ func WithEvaluationHook(f func(engine.Selector)) Option {
 // upstream's evaluator allows (pss.go); for tests that compare the two.
 func WithoutPSSPrefilter() Option { return func(r *Reviewer) { r.pssPrefilter = false } }
 
+// WithClock sets the clock PolicyExceptions are judged by (eval and test
+// --now); the default is the system clock.
+func WithClock(now func() time.Time) Option { return func(r *Reviewer) { r.now = now } }
+
 // WithGatherers adds state gatherers.
 func WithGatherers(g ...Gatherer) Option {
 	return func(r *Reviewer) { r.gatherers = append(r.gatherers, g...) }
@@ -162,7 +178,8 @@ func New(engines *engine.Holder, cfg *config.Config, st state.Reader, opts ...Op
 		return nil, err
 	}
 	r := &Reviewer{engines: engines, cfg: cfg, state: st, pssLevel: cfg.PSS.Level, pssVer: v, pssPrefilter: true,
-		gpus: state.NewGPUCounter(nil, cfg.Validators.GPUResources)}
+		gpus: state.NewGPUCounter(nil, cfg.Validators.GPUResources), now: time.Now,
+		exceptions: exception.Decider{Home: cfg.ExceptionNamespace(), MaxDuration: cfg.Exceptions.MaxDuration.Duration}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -191,6 +208,8 @@ func TargetOf(o *kubeobjects.Object) engine.Target {
 		return engine.TargetIAMRole
 	case gk == kubeobjects.ACKPolicy:
 		return engine.TargetIAMPolicy
+	case gk == kubeobjects.PolicyException:
+		return engine.TargetException
 	}
 	return ""
 }

@@ -179,6 +179,9 @@ func TestExemptions(t *testing.T) {
 	if _, ok := res.AuditAnnotations["exempted.pss.baseline.privileged"]; !ok {
 		t.Errorf("exempted findings are not recorded: %v", res.AuditAnnotations)
 	}
+	if !slices.Contains(res.Warnings, review.ExemptAnnotationDeprecated) {
+		t.Errorf("the deprecated annotation was honoured without its warning: %q", res.Warnings)
+	}
 }
 
 func TestTemplatesCappedAtWarn(t *testing.T) {

@@ -106,5 +106,9 @@ func (s *snapshot) Nodes(ctx context.Context) ([]*corev1.Node, error) {
 	return once(s, snapshotKey{"Node", "", ""}, func() ([]*corev1.Node, error) { return s.Reader.Nodes(ctx) })
 }
 
+func (s *snapshot) PolicyExceptions(ctx context.Context) ([]map[string]any, error) {
+	return once(s, snapshotKey{"PolicyException", "", ""}, func() ([]map[string]any, error) { return s.Reader.PolicyExceptions(ctx) })
+}
+
 // GPUUsage is not kept: its answer depends on the counter, and the
 // aggregator behind it answers from an index without listing.

@@ -33,6 +33,10 @@ func (p *pass) validate(ctx context.Context, subject *kubeobjects.Object) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	p.record(res, findings, subject, p.target)
+	excepts, err := p.exceptionsFor(ctx, subject, findings)
+	if err != nil {
+		return nil, err
+	}
+	p.record(res, findings, subject, p.target, excepts)
 	return res, nil
 }

@@ -16,6 +16,9 @@ import (
 // NodePoolGVK is the Karpenter NodePool kind Tollgate reads.
 var NodePoolGVK = schema.GroupVersionKind{Group: "karpenter.sh", Version: "v1", Kind: "NodePool"}
 
+// PolicyExceptionGVK is Tollgate's own exception kind (internal/exception).
+var PolicyExceptionGVK = schema.GroupVersionKind{Group: "tollgate.dev", Version: "v1alpha1", Kind: "PolicyException"}
+
 // Cached answers from a controller-runtime cache (informers) in `serve`.
 type Cached struct {
 	Reader client.Reader
@@ -28,6 +31,9 @@ type Cached struct {
 	NoNodePools bool
 	// NodeSet, when set, answers Nodes.
 	NodeSet *NodeSet
+	// NoPolicyExceptions is set when the cluster serves no PolicyException
+	// CRD (the chart installs it; a bare `serve` may run without).
+	NoPolicyExceptions bool
 }
 
 var _ Reader = (*Cached)(nil)
@@ -138,6 +144,28 @@ func (c *Cached) Nodes(ctx context.Context) ([]*corev1.Node, error) {
 		out[i] = &l.Items[i]
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// PolicyExceptions lists the PolicyExceptions of every namespace; a
+// cluster without Tollgate's CRD has none.
+func (c *Cached) PolicyExceptions(ctx context.Context) ([]map[string]any, error) {
+	if c.NoPolicyExceptions {
+		return nil, nil
+	}
+	var l unstructured.UnstructuredList
+	l.SetGroupVersionKind(PolicyExceptionGVK.GroupVersion().WithKind("PolicyExceptionList"))
+	// Read-only: the objects are parsed, never changed.
+	if err := c.Reader.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	out := make([]map[string]any, len(l.Items))
+	for i := range l.Items {
+		out[i] = l.Items[i].Object
+	}
 	return out, nil
 }
 

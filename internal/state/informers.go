@@ -55,6 +55,7 @@ func (i *Informers) kinds() []informed {
 		{obj: &policyv1.PodDisruptionBudget{}, transform: StripPodDisruptionBudget},
 		{obj: &corev1.Node{}, transform: StripNode},
 		{obj: NodePoolObject(), transform: StripNodePool, crd: &NodePoolGVK},
+		{obj: PolicyExceptionObject(), transform: StripPolicyException, crd: &PolicyExceptionGVK},
 	}
 }
 
@@ -164,7 +165,7 @@ func (i *Informers) Synced(*http.Request) error {
 
 // Cached returns the cluster state reader over the cache.
 func (i *Informers) Cached(r client.Reader) *Cached {
-	return &Cached{Reader: r, Usage: i.usage, NoNodePools: !i.served[NodePoolGVK], NodeSet: i.nodes}
+	return &Cached{Reader: r, Usage: i.usage, NoNodePools: !i.served[NodePoolGVK], NodeSet: i.nodes, NoPolicyExceptions: !i.served[PolicyExceptionGVK]}
 }
 
 func kindOf(obj client.Object) string {

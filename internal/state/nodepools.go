@@ -17,6 +17,14 @@ func NodePoolObject() *unstructured.Unstructured {
 	return u
 }
 
+// PolicyExceptionObject returns an empty PolicyException, to name the kind
+// to a controller-runtime cache.
+func PolicyExceptionObject() *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(PolicyExceptionGVK)
+	return u
+}
+
 // HasNodePools reports whether the API server serves karpenter.sh/v1
 // NodePools. Without Karpenter's CRD there is nothing to cache, and a cache
 // asked for the kind would fail to start.

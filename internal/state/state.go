@@ -33,4 +33,7 @@ type Reader interface {
 	// Nodes lists the cluster's Nodes, sorted by name, stripped to what
 	// placement reads (StripNode).
 	Nodes(ctx context.Context) ([]*corev1.Node, error)
+	// PolicyExceptions lists tollgate.dev/v1alpha1 PolicyExceptions of every
+	// namespace as generic objects (internal/exception parses and decides).
+	PolicyExceptions(ctx context.Context) ([]map[string]any, error)
 }

@@ -19,6 +19,7 @@ type Static struct {
 	pods            map[string][]*corev1.Pod
 	nodePools       []map[string]any
 	nodes           []*corev1.Node
+	exceptions      []map[string]any
 }
 
 var _ Reader = (*Static)(nil)
@@ -70,6 +71,12 @@ func (s *Static) Add(o *kubeobjects.Object) {
 			s.pods[ns] = append(s.pods[ns], t)
 		}
 	}
+	if o.GroupKind() == kubeobjects.PolicyException && o.Map != nil {
+		if md, ok := o.Map["metadata"].(map[string]any); ok && md["namespace"] == nil {
+			md["namespace"] = ns
+		}
+		s.exceptions = append(s.exceptions, o.Map)
+	}
 	if o.GroupKind() == kubeobjects.NodePool && o.Map != nil {
 		s.nodePools = append(s.nodePools, o.Map)
 		sort.SliceStable(s.nodePools, func(i, j int) bool { return name(s.nodePools[i]) < name(s.nodePools[j]) })
@@ -112,4 +119,8 @@ func (s *Static) NodePools(context.Context) ([]map[string]any, error) {
 
 func (s *Static) Nodes(context.Context) ([]*corev1.Node, error) {
 	return s.nodes, nil
+}
+
+func (s *Static) PolicyExceptions(context.Context) ([]map[string]any, error) {
+	return s.exceptions, nil
 }

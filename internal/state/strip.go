@@ -133,6 +133,26 @@ func StripPodDisruptionBudget(obj any) (any, error) {
 	}, nil
 }
 
+// StripPolicyException keeps a PolicyException's apiVersion, kind, name,
+// namespace and spec.
+func StripPolicyException(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	md := map[string]any{}
+	for _, k := range []string{"name", "namespace", "uid", "resourceVersion", "creationTimestamp"} {
+		if v, ok := u.Object["metadata"].(map[string]any)[k]; ok {
+			md[k] = v
+		}
+	}
+	out := map[string]any{"apiVersion": u.Object["apiVersion"], "kind": u.Object["kind"], "metadata": md}
+	if spec, ok := u.Object["spec"]; ok {
+		out["spec"] = spec
+	}
+	return &unstructured.Unstructured{Object: out}, nil
+}
+
 // StripNodePool keeps a NodePool's apiVersion, kind, name, labels and spec;
 // its status and the rest of its metadata go.
 func StripNodePool(obj any) (any, error) {

@@ -120,10 +120,14 @@ func Validating(o Options) *admissionregistrationv1.ValidatingWebhookConfigurati
 		rule("s3.services.k8s.aws", "*", []string{"buckets"}, create, update),
 		rule("iam.services.k8s.aws", "*", []string{"roles", "policies"}, create, update))
 	ack.NamespaceSelector = o.namespaceSelector()
+	// PolicyExceptions are validated in every namespace, Tollgate's own
+	// included: its exceptions except cluster-scoped objects (NodePools).
+	exceptions := common("exceptions.validate.tollgate.dev",
+		rule("tollgate.dev", "v1alpha1", []string{"policyexceptions"}, create, update))
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: labels()},
-		Webhooks:   []admissionregistrationv1.ValidatingWebhook{pods, workloads, nodepools, ack},
+		Webhooks:   []admissionregistrationv1.ValidatingWebhook{pods, workloads, nodepools, ack, exceptions},
 	}
 }
 

@@ -33,6 +33,7 @@ import (
 // auditOptions are the flags of `tollgate audit`.
 type auditOptions struct {
 	policy      policyFlags
+	now         nowFlag
 	kubeconfig  string
 	context     string
 	namespaces  []string
@@ -78,6 +79,7 @@ or objects that could not be reviewed (the report is still written).`,
 	}
 	f := cmd.Flags()
 	o.policy.add(f)
+	o.now.add(f)
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
 	f.StringVar(&o.context, "context", "", "kubeconfig context (default: the current context)")
 	f.StringArrayVarP(&o.namespaces, "namespace", "n", nil, "audit this namespace (repeatable)")
@@ -185,7 +187,11 @@ func isTerminal(w io.Writer) bool {
 // filesAudit reviews manifests against the state they and --state give,
 // as eval does.
 func filesAudit(ctx context.Context, s IOStreams, o auditOptions, cfg *config.Config, e *engine.Engine) (*audit.Runner, audit.Source, error) {
-	docs, r, err := offlineReviewer(ctx, s, cfg, e, o.files, o.states, o.iamPolicies)
+	clock, err := o.now.options()
+	if err != nil {
+		return nil, nil, err
+	}
+	docs, r, err := offlineReviewer(ctx, s, cfg, e, o.files, o.states, o.iamPolicies, clock...)
 	if err != nil {
 		return nil, nil, err
 	}

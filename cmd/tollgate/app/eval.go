@@ -31,6 +31,7 @@ func NewEvalCommand(s IOStreams) *cobra.Command {
 		output string
 		// iamPolicies is an offline IAM policies file (iam.Offline).
 		iamPolicies string
+		now         nowFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "eval -f PATH... [--state PATH...]",
@@ -60,7 +61,11 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 			if err != nil {
 				return err
 			}
-			docs, r, err := offlineReviewer(ctx, s, cfg, e, files, states, iamPolicies)
+			clock, err := now.options()
+			if err != nil {
+				return err
+			}
+			docs, r, err := offlineReviewer(ctx, s, cfg, e, files, states, iamPolicies, clock...)
 			if err != nil {
 				return err
 			}
@@ -108,6 +113,7 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 		},
 	}
 	pf.add(cmd.Flags())
+	now.add(cmd.Flags())
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifests to evaluate: a file, a directory (recursive) or - (repeatable)")
 	cmd.Flags().StringArrayVar(&states, "state", nil, "manifests that form the cluster state: namespaces, quotas, running pods, ... (repeatable)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")

@@ -17,7 +17,7 @@ import (
 // files and the state kinds among the manifests, and IAM lookups wait for
 // their answer (up to iam.waitTimeout), since there is no admission
 // deadline, or come from an offline --iam-policies file.
-func offlineReviewer(ctx context.Context, s IOStreams, cfg *config.Config, e *engine.Engine, files, states []string, iamPolicies string) ([]manifest.Document, *review.Reviewer, error) {
+func offlineReviewer(ctx context.Context, s IOStreams, cfg *config.Config, e *engine.Engine, files, states []string, iamPolicies string, opts ...review.Option) ([]manifest.Document, *review.Reviewer, error) {
 	docs, err := manifest.Load(files, manifest.Options{Stdin: s.In, Strict: true})
 	if err != nil {
 		return nil, nil, usageError(err)
@@ -30,7 +30,7 @@ func offlineReviewer(ctx context.Context, s IOStreams, cfg *config.Config, e *en
 	if err != nil {
 		return nil, nil, usageError(err)
 	}
-	r, err := wiring.NewReviewer(engine.NewHolder(e), cfg, staticState(stateDocs, docs), wiring.Deps{IAM: fetcher})
+	r, err := wiring.NewReviewer(engine.NewHolder(e), cfg, staticState(stateDocs, docs), wiring.Deps{IAM: fetcher}, opts...)
 	if err != nil {
 		return nil, nil, err
 	}

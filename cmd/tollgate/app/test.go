@@ -27,6 +27,7 @@ type testOptions struct {
 	coverage bool
 	verbose  bool
 	noRego   bool
+	now      nowFlag
 }
 
 // NewTestCommand runs Rego unit tests and YAML policy test suites.
@@ -49,6 +50,7 @@ is malformed (the message names the file and line).`,
 		RunE: func(cmd *cobra.Command, paths []string) error { return o.runTests(cmd.Context(), s, paths) },
 	}
 	o.policy.add(cmd.Flags())
+	o.now.add(cmd.Flags())
 	cmd.Flags().StringVar(&o.run, "run", "", "run only the cases (suite/case) and Rego tests (package.rule) matching this regular expression")
 	cmd.Flags().StringVar(&o.junit, "junit", "", "write a JUnit XML report to this file")
 	cmd.Flags().BoolVar(&o.coverage, "coverage", false, "report Rego coverage per policy and per family")
@@ -79,7 +81,11 @@ func (o *testOptions) runTests(ctx context.Context, s IOStreams, paths []string)
 	start := time.Now()
 	var total policytest.Totals
 	var cases []policytest.CaseResult
-	newReviewer := reviewerFactory(ctx, cfg, e, o.policy.bundles)
+	clock, err := o.now.options()
+	if err != nil {
+		return err
+	}
+	newReviewer := reviewerFactory(ctx, cfg, e, o.policy.bundles, clock...)
 	for _, su := range suites {
 		results, err := policytest.Run(ctx, su, newReviewer, filter)
 		if err != nil {
@@ -141,7 +147,7 @@ func loadSuites(paths []string) ([]*policytest.Suite, error) {
 // reviewerFactory builds the reviewer of a suite: the command's engine and
 // configuration, or, when the suite overrides the configuration, both
 // rebuilt with the override merged in.
-func reviewerFactory(ctx context.Context, base *config.Config, e *engine.Engine, bundles []string) policytest.NewReviewer {
+func reviewerFactory(ctx context.Context, base *config.Config, e *engine.Engine, bundles []string, opts ...review.Option) policytest.NewReviewer {
 	return func(st state.Reader, override map[string]any, iamPolicies string) (*review.Reviewer, error) {
 		cfg, eng := base, e
 		if len(override) > 0 {
@@ -163,7 +169,7 @@ func reviewerFactory(ctx context.Context, base *config.Config, e *engine.Engine,
 			}
 			deps.IAM = f
 		}
-		return wiring.NewReviewer(engine.NewHolder(eng), cfg, st, deps)
+		return wiring.NewReviewer(engine.NewHolder(eng), cfg, st, deps, opts...)
 	}
 }
 
