@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -109,6 +110,12 @@ func DefaultCanary() []CanaryCase {
 	trust := map[string]any{"Version": "2012-10-17", "Statement": []any{
 		map[string]any{"Effect": "Allow", "Principal": map[string]any{"Service": []any{"pods.eks.amazonaws.com"}}, "Action": []any{"sts:AssumeRole", "sts:TagSession"}, "NotAction": []any{}, "Resource": []any{}, "NotResource": []any{}, "Condition": map[string]any{}},
 	}}
+	// The effective grants of doc, as internal/iam/effective computes them
+	// (the engine cannot import it: it imports the engine).
+	var grants []any
+	if err := json.Unmarshal([]byte(canaryGrants), &grants); err != nil {
+		panic(err)
+	}
 	add("IAM Role", Selector{Target: TargetIAMRole}, canaryEnvelope("iam.services.k8s.aws", "v1alpha1", "Role", map[string]any{
 		"apiVersion": "iam.services.k8s.aws/v1alpha1", "kind": "Role",
 		"metadata": map[string]any{"name": "inference", "namespace": "ai"},
@@ -116,6 +123,7 @@ func DefaultCanary() []CanaryCase {
 	}, map[string]any{"iam": map[string]any{
 		"status": "ok", "role": "inference",
 		"policies":    []any{map[string]any{"kind": "inline", "name": "s3", "path": "spec.inlinePolicies.s3", "document": doc}},
+		"grants":      grants,
 		"trustPolicy": trust,
 	}}))
 	add("IAM Policy", Selector{Target: TargetIAMPolicy}, canaryEnvelope("iam.services.k8s.aws", "v1alpha1", "Policy", map[string]any{
@@ -125,6 +133,7 @@ func DefaultCanary() []CanaryCase {
 	}, map[string]any{"iam": map[string]any{
 		"status":   "ok",
 		"policies": []any{map[string]any{"kind": "managed", "name": "models", "path": "spec.policyDocument", "document": doc}},
+		"grants":   grants,
 	}}))
 	add("IAM unknown", Selector{Target: TargetIAMPolicy}, canaryEnvelope("iam.services.k8s.aws", "v1alpha1", "Policy", map[string]any{
 		"apiVersion": "iam.services.k8s.aws/v1alpha1", "kind": "Policy",
@@ -241,3 +250,8 @@ func canaryNodePool() map[string]any {
 		},
 	}
 }
+
+// canaryGrants are the effective grants of the canary's identity policy
+// (go test ./internal/engine -run TestCanaryGrantsAreEffective checks them
+// against internal/iam/effective).
+const canaryGrants = `[{"pi":0,"index":0,"action":{"pattern":"s3:*","text":"s3:*","glob":"s3:*","except":[],"except_globs":[],"service":"s3","wild_service":false},"resource":{"pattern":"*","text":"*","glob":"*","except":[],"except_globs":[],"wild_service":false},"statement":"s3:* on *","limited":false,"limited_by":[],"conditions":[],"conditional":false,"deny_notes":[]},{"pi":0,"index":0,"action":{"pattern":"iam:passrole","text":"iam:PassRole","glob":"iam:passrole","except":[],"except_globs":[],"service":"iam","wild_service":false},"resource":{"pattern":"*","text":"*","glob":"*","except":[],"except_globs":[],"wild_service":false},"statement":"iam:PassRole on *","limited":false,"limited_by":[],"conditions":[],"conditional":false,"deny_notes":[]},{"pi":0,"index":0,"action":{"pattern":"kms:decrypt","text":"kms:Decrypt","glob":"kms:decrypt","except":[],"except_globs":[],"service":"kms","wild_service":false},"resource":{"pattern":"*","text":"*","glob":"*","except":[],"except_globs":[],"wild_service":false},"statement":"kms:Decrypt on *","limited":false,"limited_by":[],"conditions":[],"conditional":false,"deny_notes":[]},{"pi":0,"index":0,"action":{"pattern":"secretsmanager:getsecretvalue","text":"secretsmanager:GetSecretValue","glob":"secretsmanager:getsecretvalue","except":[],"except_globs":[],"service":"secretsmanager","wild_service":false},"resource":{"pattern":"*","text":"*","glob":"*","except":[],"except_globs":[],"wild_service":false},"statement":"secretsmanager:GetSecretValue on *","limited":false,"limited_by":[],"conditions":[],"conditional":false,"deny_notes":[]},{"pi":0,"index":1,"action":{"pattern":"s3:putobject","text":"s3:PutObject","glob":"s3:putobject","except":[],"except_globs":[],"service":"s3","wild_service":false},"resource":{"pattern":"arn:aws:s3:::models/*","text":"arn:aws:s3:::models/*","glob":"arn:aws:s3:::models/*","except":[],"except_globs":[],"wild_service":false},"statement":"s3:PutObject on arn:aws:s3:::models/*","limited":false,"limited_by":[],"conditions":[],"conditional":false,"deny_notes":[]}]`
