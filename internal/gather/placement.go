@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tollgate-dev/tollgate/internal/astjson"
@@ -40,7 +41,16 @@ type Placement struct {
 	once   sync.Once
 	source *placement.Source
 	err    error
+
+	// values keeps the Rego value of recent placements by their JSON:
+	// converting the result costs several times computing it, and the pods
+	// of one workload (a replica burst) share one placement.
+	mu     sync.Mutex
+	values map[string]ast.Value
 }
+
+// maxPlacementValues bounds values; it is emptied when full.
+const maxPlacementValues = 512
 
 var _ review.Gatherer = (*Placement)(nil)
 
@@ -65,7 +75,24 @@ func (p *Placement) Gather(ctx context.Context, g *review.Gathering) (any, error
 	if err != nil {
 		return nil, err
 	}
-	return astjson.ParseObject(raw)
+	return p.value(raw)
+}
+
+func (p *Placement) value(raw []byte) (ast.Value, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v, ok := p.values[string(raw)]; ok {
+		return v, nil
+	}
+	v, err := astjson.ParseObject(raw)
+	if err != nil {
+		return nil, err
+	}
+	if p.values == nil || len(p.values) >= maxPlacementValues {
+		p.values = map[string]ast.Value{}
+	}
+	p.values[string(raw)] = v
+	return v, nil
 }
 
 // Place computes the placement of pod from st, or nil when the state holds

@@ -171,6 +171,7 @@ kind: Pod
 metadata: {name: p, namespace: budget, labels: {app: vllm}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, uid: u, controller: true}]}
 spec:
   nodeSelector: {karpenter.sh/nodepool: pool-1}
+  tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
   %s
   containers: [{name: c, image: i:1, lifecycle: {preStop: {sleep: {seconds: 5}}}, securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}, resources: {limits: {nvidia.com/gpu: 1}}}]
 `, restricted)), true)
