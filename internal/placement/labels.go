@@ -112,7 +112,7 @@ func admits(r *Requirement, v string, present bool) bool {
 		return present
 	case corev1.NodeSelectorOpDoesNotExist:
 		return !present
-	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt, opGte, opLte:
 		if !present || len(r.Values) != 1 {
 			return false
 		}
@@ -121,8 +121,13 @@ func admits(r *Requirement, v string, present bool) bool {
 		if err1 != nil || err2 != nil {
 			return false
 		}
-		if r.Op == corev1.NodeSelectorOpGt {
+		switch r.Op {
+		case corev1.NodeSelectorOpGt:
 			return n > bound
+		case opGte:
+			return n >= bound
+		case opLte:
+			return n <= bound
 		}
 		return n < bound
 	}

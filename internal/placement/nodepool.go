@@ -98,9 +98,17 @@ func ParsePool(obj map[string]any) Pool {
 	return p
 }
 
+// Karpenter's own comparison operators besides the scheduler's Gt and Lt
+// (the karpenter.sh/v1 NodePool CRD: "Valid operators are In, NotIn,
+// Exists, DoesNotExist. Gt, Lt, Gte, and Lte").
+const (
+	opGte corev1.NodeSelectorOperator = "Gte"
+	opLte corev1.NodeSelectorOperator = "Lte"
+)
+
 // parseRequirement reads one requirement; operators and values as
 // Karpenter's NodePool validation takes them (In and NotIn with values,
-// Exists and DoesNotExist without, Gt and Lt with one integer).
+// Exists and DoesNotExist without, Gt, Lt, Gte and Lte with one integer).
 func parseRequirement(r any, path string) (Requirement, error) {
 	m, ok := r.(map[string]any)
 	if !ok {
@@ -127,7 +135,7 @@ func parseRequirement(r any, path string) (Requirement, error) {
 		if len(req.Values) > 0 {
 			return req, fmt.Errorf("operator %s takes no values", op)
 		}
-	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt, opGte, opLte:
 		if len(req.Values) != 1 {
 			return req, fmt.Errorf("operator %s takes exactly one value", op)
 		}
@@ -135,7 +143,7 @@ func parseRequirement(r any, path string) (Requirement, error) {
 			return req, fmt.Errorf("operator %s needs an integer value, not %q", op, req.Values[0])
 		}
 	default:
-		return req, fmt.Errorf("unknown operator %q (In, NotIn, Exists, DoesNotExist, Gt or Lt)", op)
+		return req, fmt.Errorf("unknown operator %q (In, NotIn, Exists, DoesNotExist, Gt, Lt, Gte or Lte)", op)
 	}
 	return req, nil
 }

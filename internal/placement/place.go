@@ -632,6 +632,10 @@ func wanted(r *Requirement) string {
 		return "a value above " + r.Values[0]
 	case corev1.NodeSelectorOpLt:
 		return "a value below " + r.Values[0]
+	case opGte:
+		return "at least " + r.Values[0]
+	case opLte:
+		return "at most " + r.Values[0]
 	case corev1.NodeSelectorOpExists:
 		return "any value"
 	}

@@ -202,6 +202,18 @@ func TestPlace(t *testing.T) {
 			fits:  true, gpus: []string{"A100-40GB"},
 		},
 		{
+			name:  "Karpenter's Gte bounds the GPU count",
+			pools: []string{`{metadata: {name: big}, spec: {template: {spec: {requirements: [{key: karpenter.k8s.aws/instance-family, operator: In, values: [g6e]}, {key: karpenter.k8s.aws/instance-gpu-count, operator: Gte, values: ["4"]}]}}}}`},
+			pod:   gpuPod("", 1),
+			fits:  true, gpus: []string{"L40S"},
+		},
+		{
+			name:    "Lte keeps a pool to small instances",
+			pools:   []string{`{metadata: {name: small-gpu}, spec: {template: {spec: {requirements: [{key: karpenter.k8s.aws/instance-family, operator: In, values: [g6e]}, {key: karpenter.k8s.aws/instance-gpu-count, operator: Lte, values: ["1"]}]}}}}`},
+			pod:     gpuPod("", 4),
+			reasons: map[string]string{"small-gpu": "4 nvidia.com/gpu exceed the largest allowed instance type g6e.16xlarge (1 GPU)"},
+		},
+		{
 			name:  "required affinity terms are ORed",
 			pools: []string{inference},
 			pod: gpuPod(gpuTol+`affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [
@@ -291,7 +303,7 @@ spec:
 	}
 	want := []Problem{
 		{NodePool: "bad", Path: "spec.template.spec.requirements[0]", Message: `operator Gt needs an integer value, not "many"`},
-		{NodePool: "bad", Path: "spec.template.spec.requirements[1]", Message: `unknown operator "Near" (In, NotIn, Exists, DoesNotExist, Gt or Lt)`},
+		{NodePool: "bad", Path: "spec.template.spec.requirements[1]", Message: `unknown operator "Near" (In, NotIn, Exists, DoesNotExist, Gt, Lt, Gte or Lte)`},
 	}
 	if !slices.Equal(res.Problems, want) {
 		t.Errorf("problems %+v, want %+v", res.Problems, want)

@@ -138,3 +138,29 @@ _family_rejected(f) if {
 _why(t) := sprintf("%s (%s)", [t, concat("; ", sort(lib.rejections(t)))])
 
 _family_why(f) := sprintf("%s (%s)", [f, sort({r | some t in lib.family_types(f); some r in lib.rejections(t)})[0]])
+
+# Malformed requirements, which Karpenter's validation refuses: an unknown
+# operator, and a comparison without exactly one integer value (the
+# karpenter.sh/v1 NodePool CRD: "Valid operators are In, NotIn, Exists,
+# DoesNotExist. Gt, Lt, Gte, and Lte"; "If the operator is Gt, Lt, Gte, or
+# Lte, the values array must have a single element, which will be
+# interpreted as an integer").
+_operators := {"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt", "Gte", "Lte"}
+
+violation contains {"msg": msg, "path": sprintf("spec.template.spec.requirements[%d].operator", [i])} if {
+	some i, r in lib.requirements
+	not r.operator in _operators
+	msg := sprintf("requirement on %s has operator %q, which Karpenter does not know (In, NotIn, Exists, DoesNotExist, Gt, Lt, Gte or Lte)", [object.get(r, "key", ""), object.get(r, "operator", "")])
+}
+
+violation contains {"msg": msg, "path": sprintf("spec.template.spec.requirements[%d].values", [i])} if {
+	some i, r in lib.requirements
+	r.operator in {"Gt", "Lt", "Gte", "Lte"}
+	not _one_integer(r)
+	msg := sprintf("requirement on %s with operator %s needs exactly one integer value, not %v", [object.get(r, "key", ""), r.operator, object.get(r, "values", [])])
+}
+
+_one_integer(r) if {
+	count(r.values) == 1
+	regex.match(`^-?[0-9]+$`, r.values[0])
+}

@@ -120,3 +120,17 @@ test_both_flavours_of_a_key_are_anded if {
 		"path": "spec.template.spec.requirements[0]",
 	}} with input as t.good_auto_gpu_pool({}, [t.auto_families(["p5"]), t.families(["g5"])])
 }
+
+test_malformed_requirements_are_reported_with_their_paths if {
+	reqs := [
+		{"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gt", "values": ["many"]},
+		{"key": "karpenter.k8s.aws/instance-family", "operator": "Near", "values": ["g5"]},
+		{"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gte", "values": ["1"]},
+	]
+	v := requirements.violation with input as {"object": {"spec": {"template": {"spec": {"requirements": reqs}}}}}
+	{"msg": "requirement on karpenter.k8s.aws/instance-gpu-count with operator Gt needs exactly one integer value, not [\"many\"]", "path": "spec.template.spec.requirements[0].values"} in v
+	{"msg": "requirement on karpenter.k8s.aws/instance-family has operator \"Near\", which Karpenter does not know (In, NotIn, Exists, DoesNotExist, Gt, Lt, Gte or Lte)", "path": "spec.template.spec.requirements[1].operator"} in v
+	every f in v {
+		not contains(f.path, "requirements[2]")
+	}
+}
