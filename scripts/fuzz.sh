@@ -22,6 +22,7 @@ targets=(
   "./internal/iam FuzzParseDocument 30000"
   "./mutators FuzzChain 2500"
   "./internal/engine FuzzEvaluationWorkIsLinear 60"
+  "./internal/placement FuzzPlace 50000"
 )
 for t in "${targets[@]}"; do
   set -- $t

@@ -42,13 +42,18 @@ func nodeOf(t testing.TB, doc string) *corev1.Node {
 	return &n
 }
 
-func cluster(t testing.TB, nps []map[string]any, nodes []*corev1.Node) *Cluster {
+func catalog(t testing.TB) *gpucatalog.Catalog {
 	t.Helper()
 	cat, err := gpucatalog.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewCluster(nps, nodes, Options{Catalog: cat, GPUResources: []string{"nvidia.com/gpu"}})
+	return cat
+}
+
+func cluster(t testing.TB, nps []map[string]any, nodes []*corev1.Node) *Cluster {
+	t.Helper()
+	c, err := NewCluster(nps, nodes, Options{Catalog: catalog(t), GPUResources: []string{"nvidia.com/gpu"}})
 	if err != nil {
 		t.Fatal(err)
 	}
