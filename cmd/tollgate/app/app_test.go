@@ -255,3 +255,57 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("exit %d: %q", code, out)
 	}
 }
+
+// TestEvalListsWhatItDidNotReview: objects no policy judges are listed
+// under notReviewed with their reason (state, a kind Tollgate does not
+// review, an exempt namespace), and --fail-on-unreviewed makes them exit 1
+// while state alone does not.
+func TestEvalListsWhatItDidNotReview(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "in.yaml")
+	if err := os.WriteFile(path, []byte(`apiVersion: v1
+kind: Namespace
+metadata: {name: serving}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-dns, namespace: serving}
+spec: {podSelector: {}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: coredns-x, namespace: kube-system}
+spec: {containers: [{name: c, image: "registry.k8s.io/coredns/coredns:v1.11.3"}]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "", "eval", "-f", path, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc EvalOutput
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []NotReviewed{
+		{APIVersion: "v1", Kind: "Namespace", Name: "serving", Reason: "state"},
+		{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy", Namespace: "serving", Name: "allow-dns", Reason: "kind not reviewed"},
+		{APIVersion: "v1", Kind: "Pod", Namespace: "kube-system", Name: "coredns-x", Reason: "exempt namespace"},
+	}
+	if !slices.Equal(doc.NotReviewed, want) {
+		t.Errorf("notReviewed %+v\nwant %+v", doc.NotReviewed, want)
+	}
+	if _, _, code := run(t, "", "eval", "-f", path, "--fail-on-unreviewed"); code != ExitFindings {
+		t.Errorf("--fail-on-unreviewed: exit %d, want %d", code, ExitFindings)
+	}
+	if table, _, _ := run(t, "", "eval", "-f", path); !strings.Contains(table, "Not reviewed (2):\n  NetworkPolicy serving/allow-dns: kind not reviewed\n  Pod kube-system/coredns-x: exempt namespace") {
+		t.Errorf("the table does not list them:\n%s", table)
+	}
+	state := filepath.Join(dir, "state.yaml")
+	if err := os.WriteFile(state, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: serving}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, "", "eval", "-f", state, "--fail-on-unreviewed"); code != 0 {
+		t.Errorf("state alone with --fail-on-unreviewed: exit %d: %s", code, errOut)
+	}
+}

@@ -15,11 +15,50 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/kubeobjects"
 	"github.com/tollgate-dev/tollgate/internal/manifest"
 	"github.com/tollgate-dev/tollgate/internal/review"
+	"github.com/tollgate-dev/tollgate/internal/state"
 )
 
 // EvalOutput is the stable `eval -o json` document.
 type EvalOutput struct {
 	Results []*review.Result `json:"results"`
+	// NotReviewed lists every input object no policy judged: cluster
+	// state, kinds Tollgate does not review, and objects in exempt
+	// namespaces (which stay in Results too, allowed, as they always were),
+	// so that a CI job sees what passed unseen.
+	NotReviewed []NotReviewed `json:"notReviewed"`
+}
+
+// NotReviewed is an input object that no policy judged, and why.
+type NotReviewed struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	// Reason is "state" (used as cluster state), "kind not reviewed",
+	// "exempt namespace" or "exempt user".
+	Reason string `json:"reason"`
+}
+
+// exemptReason maps the review's exemption ("namespace kube-system is
+// exempt") to the reason token of the contract.
+func exemptReason(exempt string) string {
+	switch {
+	case strings.HasPrefix(exempt, "namespace "):
+		return "exempt namespace"
+	case strings.HasPrefix(exempt, "user "):
+		return "exempt user"
+	}
+	return exempt
+}
+
+// Reasons of NotReviewed.
+const (
+	ReasonState           = "state"
+	ReasonKindNotReviewed = "kind not reviewed"
+)
+
+func notReviewed(o *kubeobjects.Object, reason string) NotReviewed {
+	return NotReviewed{APIVersion: o.GVK.GroupVersion().String(), Kind: o.GVK.Kind, Namespace: o.Namespace, Name: o.Name, Reason: reason}
 }
 
 // NewEvalCommand evaluates manifests offline exactly as the webhooks would.
@@ -32,6 +71,7 @@ func NewEvalCommand(s IOStreams) *cobra.Command {
 		// iamPolicies is an offline IAM policies file (iam.Offline).
 		iamPolicies string
 		now         nowFlag
+		failUnseen  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval -f PATH... [--state PATH...]",
@@ -74,16 +114,24 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 			if err := manifest.RequireObjects(files, docs); err != nil {
 				return usageError(err)
 			}
-			out := EvalOutput{Results: []*review.Result{}}
+			out := EvalOutput{Results: []*review.Result{}, NotReviewed: []NotReviewed{}}
 			skipped := map[string]int{}
 			for _, d := range docs {
 				if d.Skipped || review.TargetOf(d.Object) == "" {
 					skipped[d.Object.GVK.Kind]++
+					reason := ReasonKindNotReviewed
+					if !d.Skipped && state.IsState(d.Object) {
+						reason = ReasonState
+					}
+					out.NotReviewed = append(out.NotReviewed, notReviewed(d.Object, reason))
 					continue
 				}
 				res, err := r.Review(ctx, &review.Request{Object: d.Object, Operation: "CREATE", Mutate: true})
 				if err != nil {
 					return usageError(fmt.Errorf("%s: %w", d.Location(), err))
+				}
+				if res.Exempt != "" {
+					out.NotReviewed = append(out.NotReviewed, notReviewed(d.Object, exemptReason(res.Exempt)))
 				}
 				out.Results = append(out.Results, res)
 			}
@@ -101,12 +149,22 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 				if err := enc.Encode(out); err != nil {
 					return err
 				}
-			} else if err := writeTable(s.Out, out.Results); err != nil {
-				return err
+			} else {
+				if err := writeTable(s.Out, out.Results); err != nil {
+					return err
+				}
+				writeNotReviewed(s.Out, out.NotReviewed)
 			}
 			for _, res := range out.Results {
 				if !res.Allowed {
 					return &ExitError{Code: ExitFindings}
+				}
+			}
+			if failUnseen {
+				for _, n := range out.NotReviewed {
+					if n.Reason != ReasonState {
+						return &ExitError{Code: ExitFindings}
+					}
 				}
 			}
 			return nil
@@ -117,8 +175,29 @@ Exit codes: 0 every object allowed, 1 at least one denied, 2 bad input.`,
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifests to evaluate: a file, a directory (recursive) or - (repeatable)")
 	cmd.Flags().StringArrayVar(&states, "state", nil, "manifests that form the cluster state: namespaces, quotas, running pods, ... (repeatable)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().BoolVar(&failUnseen, "fail-on-unreviewed", false, "exit 1 when an input object is not reviewed (a kind Tollgate does not review, or an exempt namespace); cluster state does not count")
 	cmd.Flags().StringVar(&iamPolicies, "iam-policies", "", "JSON file of IAM role documents (role ARN -> [{name or arn, document}]) used instead of the IAM API, for offline tests")
 	return cmd
+}
+
+// writeNotReviewed lists, after the table, the objects no policy judged
+// other than cluster state, one per line with the reason.
+func writeNotReviewed(w io.Writer, list []NotReviewed) {
+	var lines []string
+	for _, n := range list {
+		if n.Reason == ReasonState {
+			continue
+		}
+		name := n.Kind + " " + n.Name
+		if n.Namespace != "" {
+			name = n.Kind + " " + n.Namespace + "/" + n.Name
+		}
+		lines = append(lines, fmt.Sprintf("  %s: %s", cell(name), cell(n.Reason)))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nNot reviewed (%d):\n%s\n", len(lines), strings.Join(lines, "\n"))
 }
 
 // writeTable prints one line per object and one per finding below it.
