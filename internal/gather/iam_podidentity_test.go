@@ -58,6 +58,9 @@ func TestPodIdentitySessionsFromTheEKSAPI(t *testing.T) {
 		ekstest.Association{ID: "a-6", Namespace: "ai", ServiceAccount: "cross-account", RoleARN: acct + "hop", TargetRoleARN: "arn:aws:iam::210987654321:role/models"},
 		ekstest.Association{ID: "a-7", Namespace: "ai", ServiceAccount: "tagged", RoleARN: acct + "other-team"},
 		ekstest.Association{ID: "a-8", Namespace: "ai", ServiceAccount: "untagged", RoleARN: acct + "other-team", DisableSessionTags: true},
+		// AWS refuses a session policy with session tags enabled; an answer
+		// that says otherwise gets no session tags.
+		ekstest.Association{ID: "a-9", Namespace: "ai", ServiceAccount: "policy-and-tags", RoleARN: acct + "other-team", Policy: wide},
 	)
 	client, err := podidentity.NewEKSClient(t.Context(), "", false)
 	if err != nil {
@@ -95,6 +98,8 @@ func TestPodIdentitySessionsFromTheEKSAPI(t *testing.T) {
 		// which Tollgate does not read: the grant counts in full.
 		{sa: "untagged", policies: []string{"iam.s3-resource-star", "iam.s3-write-unencrypted", "iam.wildcard-action"},
 			contains: []string{"aws:PrincipalTag/kubernetes-namespace"}},
+		{sa: "policy-and-tags", policies: []string{"iam.s3-resource-star", "iam.s3-write-unencrypted", "iam.wildcard-action"},
+			contains: []string{"(via Pod Identity association a-9, session policy)", "aws:PrincipalTag/kubernetes-namespace"}},
 	} {
 		t.Run(tc.sa, func(t *testing.T) {
 			pod := &corev1.Pod{
@@ -128,8 +133,8 @@ func TestPodIdentitySessionsFromTheEKSAPI(t *testing.T) {
 	if is.Calls("GetRole") != 3 || is.Rejected() != 0 {
 		t.Errorf("GetRole called %d times for 3 roles (the hop role is never read), %d rejected", is.Calls("GetRole"), is.Rejected())
 	}
-	if list, describe := es.Calls(); list != 4 || describe != 8 || es.Rejected() != 0 {
-		t.Errorf("EKS: %d List pages and %d descriptions (want 4 and 8, read once), %d rejected", list, describe, es.Rejected())
+	if list, describe := es.Calls(); list != 5 || describe != 9 || es.Rejected() != 0 {
+		t.Errorf("EKS: %d List pages and %d descriptions (want 5 and 9, read once), %d rejected", list, describe, es.Rejected())
 	}
 }
 
