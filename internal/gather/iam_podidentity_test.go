@@ -148,7 +148,7 @@ func dump(vs []review.Violation) string {
 
 // podIdentityReviewer is newReviewer with the pods' roles resolved through
 // associations.
-func podIdentityReviewer(t *testing.T, st state.Reader, f *iam.Fetcher, assocs podidentity.Associations) *review.Reviewer {
+func podIdentityReviewer(t testing.TB, st state.Reader, f *iam.Fetcher, assocs podidentity.Associations) *review.Reviewer {
 	t.Helper()
 	cfg := config.Default()
 	e, err := wiring.NewEngine(context.Background(), cfg, nil)
