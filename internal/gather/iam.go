@@ -333,8 +333,20 @@ func (st *IAMState) association(a *podidentity.Association, sess *effective.Sess
 		st.SessionPolicy = &IAMPolicy{Policy: iam.Policy{Kind: "session", Name: name, Document: d}}
 		via = append(via, "session policy")
 	}
-	if !a.DisableSessionTags {
-		// The session tags EKS Pod Identity adds that Tollgate knows
+	// EKS refuses a session policy unless disableSessionTags is set ("When
+	// using this policy, disableSessionTags must be set to true",
+	// https://docs.aws.amazon.com/eks/latest/APIReference/API_CreatePodIdentityAssociation.html),
+	// so a session with a policy carries no session tags, whatever an
+	// offline association says. With a target role the policy restricts
+	// the target role's permissions, not the first role's (same page), and
+	// the session tags are transitive into the target role's session
+	// (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html):
+	// both apply to the role judged here.
+	if !a.DisableSessionTags && a.SessionPolicy == "" {
+		// The session tags EKS Pod Identity adds that Tollgate knows: of
+		// eks-cluster-arn, eks-cluster-name, kubernetes-namespace,
+		// kubernetes-service-account, kubernetes-pod-name and
+		// kubernetes-pod-uid, the two a pod's spec settles
 		// (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html#pod-id-abac-tags).
 		sess.TagsKnown = true
 		sess.Tags = map[string]string{"kubernetes-namespace": a.Namespace, "kubernetes-service-account": a.ServiceAccount}

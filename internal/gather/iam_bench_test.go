@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/gather"
 	"github.com/tollgate-dev/tollgate/internal/iam"
 	"github.com/tollgate-dev/tollgate/internal/iam/iamtest"
+	"github.com/tollgate-dev/tollgate/internal/podidentity"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
@@ -25,6 +26,9 @@ import (
 // to 20ms, every call taking 1s), where each admission answers iam.unknown
 // at the bound. It reports the admission latency percentiles, the role
 // fetches (GetRole calls) and the unknown answers per admission.
+// warm-session is warm with the role reached through a Pod Identity
+// association that carries a session policy (the grants are cached per
+// role documents and session policy).
 //
 //	go test ./internal/gather -run '^$' -bench IAMAdmission -benchtime 2000x
 func BenchmarkIAMAdmission(b *testing.B) {
@@ -33,13 +37,15 @@ func BenchmarkIAMAdmission(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, bc := range []struct {
-		name  string
-		cold  bool
-		delay time.Duration
+		name    string
+		cold    bool
+		delay   time.Duration
+		session bool
 	}{
-		{"warm", false, 0},
-		{"cold", true, 0},
-		{"cold-slow-iam", true, time.Second},
+		{"warm", false, 0, false},
+		{"warm-session", false, 0, true},
+		{"cold", true, 0, false},
+		{"cold-slow-iam", true, time.Second, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s := iamtest.NewServer()
@@ -54,15 +60,26 @@ func BenchmarkIAMAdmission(b *testing.B) {
 				roles = b.N
 			}
 			reqs := make([]*review.Request, roles)
+			assocs := podidentity.Fixed{}
 			for i := range roles {
 				arn := fmt.Sprintf("arn:aws:iam::123456789012:role/vllm-%d", i)
 				s.AddRole(iamtest.Role{ARN: arn, Attached: []string{s3Read}, Inline: map[string]string{"vllm-models": string(seed)}})
-				reqs[i] = &review.Request{Operation: "CREATE", Object: objectOf(b, &corev1.Pod{
+				pod := &corev1.Pod{
 					TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("vllm-%d", i), Namespace: "ai-inference",
 						Annotations: map[string]string{gather.AnnotationRoleARN: arn}},
 					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "vllm", Image: "vllm/vllm-openai:v0.6.3"}}},
-				})}
+				}
+				if bc.session {
+					sa := fmt.Sprintf("vllm-%d", i)
+					pod.Annotations, pod.Spec.ServiceAccountName = nil, sa
+					assocs["ai-inference/"+sa] = podidentity.Association{
+						Namespace: "ai-inference", ServiceAccount: sa, RoleARN: arn, ID: fmt.Sprintf("a-%d", i), Source: podidentity.SourceEKS,
+						SessionPolicy:      `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::agentic-ai-models/*"}]}`,
+						DisableSessionTags: true,
+					}
+				}
+				reqs[i] = &review.Request{Operation: "CREATE", Object: objectOf(b, pod)}
 			}
 			c := config.Default().IAM
 			if bc.delay > 0 {
@@ -73,6 +90,9 @@ func BenchmarkIAMAdmission(b *testing.B) {
 				b.Fatal(err)
 			}
 			r := newReviewer(b, state.NewStatic(), f)
+			if bc.session {
+				r = podIdentityReviewer(b, state.NewStatic(), f, assocs)
+			}
 			if !bc.cold {
 				if _, err := r.Review(b.Context(), reqs[0]); err != nil {
 					b.Fatal(err)
