@@ -13,5 +13,5 @@ import "embed"
 //go:embed gpu/*.rego
 //go:embed nodepool/*.rego quota/*.rego spot/*.rego
 //go:embed iam/*.rego iam/lib/*.rego s3/*.rego
-//go:embed drift/*.rego schedule/*.rego exception/*.rego
+//go:embed drift/*.rego schedule/*.rego exception/*.rego image/*.rego
 var FS embed.FS

@@ -101,6 +101,9 @@ type Policy struct {
 	File string `json:"file"`
 	// Example is a manifest (YAML) that violates the policy, for generated docs.
 	Example string `json:"example,omitempty"`
+	// ExampleParams are the parameters (data.tollgate.params) the example
+	// is evaluated with, for policies that are off until configured.
+	ExampleParams map[string]any `json:"exampleParams,omitempty"`
 	// PSS holds the Pod Security Standards level and versions of pss checks.
 	PSS *PSSCheck `json:"pss,omitempty"`
 	// Builtin is true for policies of the embedded bundle.
@@ -173,15 +176,16 @@ var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]*(\.[A-Za-z][A-Za-z0-9_-]*)+$
 
 // custom is the shape of METADATA custom fields Tollgate reads.
 type custom struct {
-	ID          string    `json:"id"`
-	Severity    string    `json:"severity"`
-	Action      string    `json:"action"`
-	Remediation string    `json:"remediation"`
-	Targets     []Target  `json:"targets"`
-	Example     string    `json:"example"`
-	PSS         *PSSCheck `json:"pss"`
-	Reads       []string  `json:"reads"`
-	OnError     string    `json:"onError"`
+	ID            string         `json:"id"`
+	Severity      string         `json:"severity"`
+	Action        string         `json:"action"`
+	Remediation   string         `json:"remediation"`
+	Targets       []Target       `json:"targets"`
+	Example       string         `json:"example"`
+	ExampleParams map[string]any `json:"exampleParams"`
+	PSS           *PSSCheck      `json:"pss"`
+	Reads         []string       `json:"reads"`
+	OnError       string         `json:"onError"`
 }
 
 // policyFromAnnotations builds a Policy from a package's METADATA, or
@@ -205,7 +209,7 @@ func policyFromAnnotations(pkg ast.Ref, a *ast.Annotations, file string) (*Polic
 	p := &Policy{
 		ID: c.ID, Title: a.Title, Description: strings.TrimSpace(a.Description),
 		Severity: c.Severity, Remediation: strings.TrimSpace(c.Remediation),
-		Targets: c.Targets, Package: pkg.String(), File: file, Example: c.Example, PSS: c.PSS,
+		Targets: c.Targets, Package: pkg.String(), File: file, Example: c.Example, ExampleParams: c.ExampleParams, PSS: c.PSS,
 		Reads: c.Reads,
 	}
 	var problems []string

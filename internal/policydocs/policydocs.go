@@ -114,6 +114,15 @@ func exampleMessage(ctx context.Context, e *engine.Engine, p *engine.Policy) (st
 	if p.PSS != nil {
 		cfg.PSS.Level = p.PSS.Level
 	}
+	if len(p.ExampleParams) > 0 {
+		// A policy that is off until configured: the embedded bundle with
+		// the example's parameters.
+		cfg.Params = p.ExampleParams
+		var err error
+		if e, err = wiring.NewEngine(ctx, cfg, nil); err != nil {
+			return "", fmt.Errorf("%s: example of %s: %w", p.File, p.ID, err)
+		}
+	}
 	r, err := wiring.NewReviewer(engine.NewHolder(e), cfg, st, wiring.Deps{})
 	if err != nil {
 		return "", err
