@@ -117,6 +117,9 @@ type Summary struct {
 	// Findings), and ExceptedBy the findings per exception (namespace/name).
 	Excepted   int            `json:"excepted,omitempty"`
 	ExceptedBy map[string]int `json:"exceptedBy,omitempty"`
+	// Exceptions lists the PolicyExceptions that expire soon, have
+	// expired or excepted nothing (exceptions.go); nil when none does.
+	Exceptions *ExceptionHealth `json:"exceptions,omitempty"`
 }
 
 // maxErrorMessages bounds Summary.ErrorMessages.

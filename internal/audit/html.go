@@ -130,12 +130,14 @@ type htmlData struct {
 	Families    []string
 	Namespaces  []string
 	Actions     []string
+	// Exceptions are the PolicyExceptions to look at (exceptions.go).
+	Exceptions []exceptionGroup
 }
 
 // Close implements Report.
 func (h *HTML) Close(s *Summary) error {
 	h.trim()
-	d := htmlData{Meta: h.m, Summary: s, Rows: h.rows, Omitted: h.omitted, Remediation: map[string]string{}, Drift: s.ByFamily[DriftFamily]}
+	d := htmlData{Meta: h.m, Summary: s, Rows: h.rows, Omitted: h.omitted, Remediation: map[string]string{}, Drift: s.ByFamily[DriftFamily], Exceptions: s.Exceptions.groups()}
 	if !h.m.Now.IsZero() {
 		d.When = h.m.Now.UTC().Format("2006-01-02 15:04 UTC")
 	}

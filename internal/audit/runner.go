@@ -61,6 +61,9 @@ type Runner struct {
 	// results keep the source's order.
 	Workers  int
 	Progress Progress
+	// Namespaces are the namespaces audited (empty: all); exceptions of
+	// other namespaces are not judged unused (exceptions.go).
+	Namespaces []string
 }
 
 // Run audits every object of src and sends the results to out, then
@@ -74,7 +77,11 @@ func (r *Runner) Run(ctx context.Context, src Source, out Report) (*Summary, err
 		workers = runtime.GOMAXPROCS(0)
 	}
 	done := map[string]int{}
-	err := src.Each(ctx, func(c *Chunk) error {
+	excs, err := r.newExceptionTracker(ctx)
+	if err != nil {
+		s.AddError(err.Error())
+	}
+	err = src.Each(ctx, func(c *Chunk) error {
 		results := make([]*Result, len(c.Items))
 		errs := make([]error, len(c.Items))
 		g, gctx := errgroup.WithContext(ctx)
@@ -102,6 +109,7 @@ func (r *Runner) Run(ctx context.Context, src Source, out Report) (*Summary, err
 			case res.Exempt != "":
 				s.Exempt++
 			default:
+				excs.see(it.Object)
 				s.Add(res)
 				if err := out.Add(res); err != nil {
 					return err
@@ -124,6 +132,7 @@ func (r *Runner) Run(ctx context.Context, src Source, out Report) (*Summary, err
 	if err != nil {
 		return s, err
 	}
+	s.Exceptions = excs.health(s)
 	return s, out.Close(s)
 }
 

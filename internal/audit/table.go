@@ -88,6 +88,12 @@ func WriteSummary(w io.Writer, s *Summary, indent string) error {
 	if len(notes) > 0 {
 		line("Also seen: %s.", strings.Join(notes, ", "))
 	}
+	for _, g := range s.Exceptions.groups() {
+		line("%s:", g.Title)
+		for _, n := range g.Notes {
+			line("  %s", n)
+		}
+	}
 	if s.Findings == 0 {
 		line("No findings.")
 		return nil

@@ -70,7 +70,7 @@ type PSS struct {
 	// Version is v1.N or latest (default latest).
 	Version string `json:"version"`
 	// PodSecurityLabels reads a namespace's Pod Security Admission labels
-	// (pod-security.kubernetes.io/enforce, -version) where it has no
+	// (pod-security.kubernetes.io/enforce, -version, warn, audit) where it has no
 	// tollgate.dev/pss-level label (default true).
 	PodSecurityLabels bool `json:"podSecurityLabels"`
 }

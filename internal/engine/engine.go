@@ -72,6 +72,9 @@ type Selector struct {
 	// upstream Pod Security Admission's evaluator, that none of them
 	// reports.
 	NoPSS bool
+	// OnlyPSS keeps only the pss checks (Pod Security Admission's warn and
+	// audit levels, evaluated beside the enforced one).
+	OnlyPSS bool
 }
 
 type query struct {
@@ -179,7 +182,7 @@ func (e *Engine) query(ctx context.Context, sel Selector) (*query, error) {
 	var ps []*Policy
 	groups := map[string][]*Policy{}
 	for _, p := range e.policies {
-		if p.AppliesTo(sel.Target) && (p.PSS == nil || (!(sel.NoPSS && p.Builtin) && e.PSSActive(p, sel.Level, sel.Version))) {
+		if p.AppliesTo(sel.Target) && (!sel.OnlyPSS || p.PSS != nil) && (p.PSS == nil || (!(sel.NoPSS && p.Builtin) && e.PSSActive(p, sel.Level, sel.Version))) {
 			if len(p.Reads) > 0 {
 				k := fmt.Sprintf("%t;%s", p.Builtin, strings.Join(p.Reads, ","))
 				groups[k] = append(groups[k], p)

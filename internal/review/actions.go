@@ -14,7 +14,7 @@ import (
 
 // record adds findings to a result with their resolved actions.
 func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjects.Object, target engine.Target, excepts func(*engine.Policy) *exception.Exception) {
-	r, ns := p.r, p.ns
+	r, ns, caps := p.r, p.ns, p.psaCaps
 	exempted, deprecated := r.exemptedByAnnotation(p.req, subject)
 	if deprecated && !slices.Contains(res.Warnings, ExemptAnnotationDeprecated) {
 		res.Warnings = append(res.Warnings, ExemptAnnotationDeprecated)
@@ -24,6 +24,9 @@ func (p *pass) record(res *Result, findings []engine.Finding, subject *kubeobjec
 		p := f.Policy
 		// A policy that failed to evaluate is enforced at its action on error.
 		act := f.Action(r.action(p, ns, target))
+		if c, ok := caps[p.ID]; ok {
+			act = engine.Weaker(act, c)
+		}
 		if act == engine.ActionOff {
 			continue
 		}

@@ -43,6 +43,9 @@ type pass struct {
 	ns *corev1.Namespace
 	// state is the request's snapshot of the cluster state.
 	state snapshot
+	// psaCaps caps the action of the findings of Pod Security Admission's
+	// warn and audit levels, by policy id (psa.go).
+	psaCaps map[string]engine.Action
 }
 
 // Review runs the whole pipeline for one object.

@@ -189,6 +189,10 @@ func New(engines *engine.Holder, cfg *config.Config, st state.Reader, opts ...Op
 // Config returns the reviewer's configuration.
 func (r *Reviewer) Config() *config.Config { return r.cfg }
 
+// State returns the state the reviewer reads (audit lists the
+// PolicyExceptions through it).
+func (r *Reviewer) State() state.Reader { return r.state }
+
 // Engine returns the current engine.
 func (r *Reviewer) Engine() *engine.Engine { return r.engines.Load() }
 

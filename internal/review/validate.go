@@ -33,6 +33,12 @@ func (p *pass) validate(ctx context.Context, subject *kubeobjects.Object) (*Resu
 	if err != nil {
 		return nil, err
 	}
+	psa, caps, err := p.psaFindings(ctx, e, subject, input, level, version, findings)
+	if err != nil {
+		return nil, err
+	}
+	findings = append(findings, psa...)
+	p.psaCaps = caps
 	excepts, err := p.exceptionsFor(ctx, subject, findings)
 	if err != nil {
 		return nil, err

@@ -275,7 +275,7 @@ func clusterAudit(ctx context.Context, rc *rest.Config, cfg *config.Config, e *e
 	if err != nil {
 		return nil, nil, err
 	}
-	return &audit.Runner{Reviewer: r}, &audit.Cluster{Client: restc, Kinds: kinds, Namespaces: namespaces, ChunkSize: chunk}, nil
+	return &audit.Runner{Reviewer: r, Namespaces: namespaces}, &audit.Cluster{Client: restc, Kinds: kinds, Namespaces: namespaces, ChunkSize: chunk}, nil
 }
 
 // auditDemo audits everything running in the demo's cluster and prints a
