@@ -58,7 +58,7 @@ kind: Pod
 metadata: {generateName: dcgm-exporter-, namespace: NS, labels: {app: LABEL}}
 spec:
   hostPID: true
-  containers: [{name: c, image: i, securityContext: {privileged: true}}]
+  containers: [{name: c, image: "i:1", securityContext: {privileged: true}}]
 `
 
 func exceptionReviewer(t *testing.T, now time.Time, mutate func(*config.Config)) *review.Reviewer {
@@ -191,7 +191,7 @@ func TestPSALabels(t *testing.T) {
 kind: Pod
 metadata: {name: p, namespace: NS}
 spec:
-  containers: [{name: c, image: i}]
+  containers: [{name: c, image: "i:1"}]
 `
 	for _, tc := range []struct {
 		ns       string

@@ -114,7 +114,7 @@ func TestMutate(t *testing.T) {
 		}), compliant, nil, []string{"Pod ai/p was not mutated: cluster state unavailable: ServiceAccount ai/sa: timed out"}, nil, true, "", ""},
 		{"other errors fail", mutatorFunc(func(context.Context, *review.MutationRequest) error { return errors.New("bug") }), compliant, nil, nil, nil, false, "", "bug"},
 		{"exempt namespace", escalate, strings.Replace(compliant, `"namespace":"ai"`, `"namespace":"kube-system"`, 1), nil, nil, nil, false, "namespace kube-system is exempt", ""},
-		{"not a pod", escalate, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"ai"},"spec":{"selector":{},"template":{"spec":{"containers":[{"name":"c","image":"i"}]}}}}`, nil, nil, nil, false, "only pods are mutated", ""},
+		{"not a pod", escalate, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"ai"},"spec":{"selector":{},"template":{"spec":{"containers":[{"name":"c","image":"i:1"}]}}}}`, nil, nil, nil, false, "only pods are mutated", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := reviewer(t, tc.mutator).Mutate(context.Background(), &review.Request{Object: object(t, tc.object), Operation: "CREATE", Mutate: true})

@@ -22,7 +22,7 @@ kind: Pod
 metadata: {name: p, namespace: NS}
 spec:
   securityContext: {seccompProfile: {type: Unconfined}}
-  containers: [{name: c, image: i, securityContext: {privileged: true}}]
+  containers: [{name: c, image: "i:1", securityContext: {privileged: true}}]
 `
 
 // psaCompliantBaseline breaks only restricted checks.
@@ -30,7 +30,7 @@ const psaCompliantBaseline = `apiVersion: v1
 kind: Pod
 metadata: {name: q, namespace: NS}
 spec:
-  containers: [{name: c, image: i}]
+  containers: [{name: c, image: "i:1"}]
 `
 
 func psaReviewer(t *testing.T, podSecurityLabels bool, labels map[string]string) *review.Reviewer {

@@ -48,7 +48,7 @@ kind: Pod
 metadata: {name: p, namespace: %s, annotations: {tollgate.dev/exempt: "pss"}}
 spec:
   os: {name: windows}
-  containers: [{name: c, image: i, securityContext: {privileged: true}}]
+  containers: [{name: c, image: "i:1", securityContext: {privileged: true}}]
 `
 
 func newReviewer(t *testing.T, mutate func(*config.Config)) *review.Reviewer {
@@ -193,7 +193,7 @@ spec:
   selector: {matchLabels: {a: b}}
   template:
     metadata: {labels: {a: b}}
-    spec: {containers: [{name: c, image: i, securityContext: {privileged: true}}]}
+    spec: {containers: [{name: c, image: "i:1", securityContext: {privileged: true}}]}
 `), true)
 	if len(errs) > 0 {
 		t.Fatal(errs)
