@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -143,6 +144,11 @@ type pool struct {
 	// depend on the pool and its nodes only, so they are computed once.
 	limitReason string
 	overLimit   map[*instance]bool
+	// tooBigs keeps the message of requests too big for the pool's own
+	// instance types, by request: a GPU pod is too big for every CPU pool
+	// of the cluster, review after review.
+	mu      sync.Mutex
+	tooBigs map[tooBigKey]string
 	// other are requirements on keys that are not instance attributes,
 	// capacity type or zone (custom labels, kubernetes.io/os, ...).
 	other map[string][]Requirement
@@ -515,7 +521,8 @@ func (c *Cluster) fitPoolTerm(p *pool, term []Requirement, pod *corev1.Pod, req 
 	if !p.open {
 		fit := filter(types, func(in *instance) bool { return fits(in, req) })
 		if len(fit) == 0 {
-			return block("%s", tooBig(types, req))
+			cand.Reason = p.tooBig(types, req)
+			return cand
 		}
 		types = fit
 	}
@@ -535,7 +542,8 @@ func (c *Cluster) fitPoolTerm(p *pool, term []Requirement, pod *corev1.Pod, req 
 	}
 	cand.GPUsKnown = true
 	cand.InstanceTypeCount = len(types)
-	cand.GPUs = []string{}
+	cand.InstanceTypes = make([]string, 0, min(len(types), MaxListed))
+	cand.GPUs, cand.Archs = make([]string, 0, 4), make([]string, 0, 2)
 	for _, in := range types {
 		if len(cand.InstanceTypes) < MaxListed {
 			cand.InstanceTypes = append(cand.InstanceTypes, in.Name)
@@ -646,6 +654,31 @@ func fits(in *instance, req *requests) bool {
 	return int64(in.VCPU)*1000 >= req.cpu && in.MemoryMiB<<20 >= req.mem && int64(in.GPUs) >= req.gpus
 }
 
+type tooBigKey struct {
+	cpu, mem, gpus int64
+	gpuName        string
+}
+
+// tooBig is tooBig's message, kept per request when types are the
+// pool's own (no pod requirement narrowed them).
+func (p *pool) tooBig(types []*instance, req *requests) string {
+	if len(types) != len(p.types) {
+		return tooBig(types, req)
+	}
+	k := tooBigKey{req.cpu, req.mem, req.gpus, req.gpuName}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if msg, ok := p.tooBigs[k]; ok {
+		return msg
+	}
+	msg := tooBig(types, req)
+	if p.tooBigs == nil || len(p.tooBigs) >= 64 {
+		p.tooBigs = map[tooBigKey]string{}
+	}
+	p.tooBigs[k] = msg
+	return msg
+}
+
 // tooBig says why no allowed instance type holds the pod's requests.
 func tooBig(types []*instance, req *requests) string {
 	if len(types) == 0 {
@@ -718,8 +751,8 @@ func (c *Cluster) fitNodes(pod *corev1.Pod, req *requests, res *Result) {
 	}
 	affinity := nodeaffinity.GetRequiredNodeAffinity(pod)
 	for _, nd := range c.nodes {
-		reason := nodeReason(nd.n, affinity, pod, req)
-		if reason == "" {
+		why := nodeReason(nd.n, affinity, pod, req)
+		if why.kind == nodeFits {
 			res.ReachableNodes++
 			if res.ReachableNodes <= MaxListed {
 				res.Reachable = append(res.Reachable, nd.candidate(""))
@@ -728,28 +761,58 @@ func (c *Cluster) fitNodes(pod *corev1.Pod, req *requests, res *Result) {
 		}
 		res.BlockedNodes++
 		if res.BlockedNodes <= MaxListed {
-			res.Blocked = append(res.Blocked, nd.candidate(reason))
+			res.Blocked = append(res.Blocked, nd.candidate(why.String()))
 		}
 	}
 }
 
-// nodeReason is why the pod cannot run on a node, "" when it can. The
-// cheap checks come first: most nodes of a GPU cluster are ruled out by a
-// taint or a resource.
-func nodeReason(n *corev1.Node, affinity nodeaffinity.RequiredNodeAffinity, pod *corev1.Pod, req *requests) string {
-	if n.Spec.Unschedulable {
+// nodeWhy is why the pod cannot run on a node, kept unformatted: most of a
+// large cluster's Nodes are counted, not listed.
+type nodeWhy struct {
+	kind     int
+	taint    corev1.Taint
+	resource corev1.ResourceName
+}
+
+const (
+	nodeFits = iota
+	nodeCordoned
+	nodeTaint
+	nodeShort
+	nodeAffinity
+)
+
+func (w nodeWhy) String() string {
+	switch w.kind {
+	case nodeCordoned:
 		return "cordoned"
-	}
-	if t, bad := untolerated(n.Spec.Taints, pod.Spec.Tolerations); bad {
-		return fmt.Sprintf("taint %s not tolerated", taintString(t))
-	}
-	if name, short := insufficient(n.Status.Allocatable, req); short {
-		return "insufficient " + name
-	}
-	if ok, err := affinity.Match(n); err != nil || !ok {
+	case nodeTaint:
+		return fmt.Sprintf("taint %s not tolerated", taintString(w.taint))
+	case nodeShort:
+		return "insufficient " + string(w.resource)
+	case nodeAffinity:
 		return "node selector or required node affinity does not match"
 	}
 	return ""
+}
+
+// nodeReason is why the pod cannot run on a node. The cheap checks come
+// first: most nodes of a GPU cluster are ruled out by a taint or a
+// resource.
+func nodeReason(n *corev1.Node, affinity nodeaffinity.RequiredNodeAffinity, pod *corev1.Pod, req *requests) nodeWhy {
+	if n.Spec.Unschedulable {
+		return nodeWhy{kind: nodeCordoned}
+	}
+	if t, bad := untolerated(n.Spec.Taints, pod.Spec.Tolerations); bad {
+		return nodeWhy{kind: nodeTaint, taint: t}
+	}
+	if name, short := insufficient(n.Status.Allocatable, req); short {
+		return nodeWhy{kind: nodeShort, resource: corev1.ResourceName(name)}
+	}
+	if ok, err := affinity.Match(n); err != nil || !ok {
+		return nodeWhy{kind: nodeAffinity}
+	}
+	return nodeWhy{}
 }
 
 func (nd *node) candidate(reason string) Candidate {
