@@ -31,6 +31,8 @@ type Cached struct {
 	NoNodePools bool
 	// NodeSet, when set, answers Nodes.
 	NodeSet *NodeSet
+	// NoNodes is set when Tollgate may not read Nodes: there are none.
+	NoNodes bool
 	// NoPolicyExceptions is set when the cluster serves no PolicyException
 	// CRD (the chart installs it; a bare `serve` may run without).
 	NoPolicyExceptions bool
@@ -132,6 +134,9 @@ func (c *Cached) NodePools(ctx context.Context) ([]map[string]any, error) {
 // feeds (the same slice until a Node changes, so that placement is
 // rebuilt only then), or from the cache when there is none.
 func (c *Cached) Nodes(ctx context.Context) ([]*corev1.Node, error) {
+	if c.NoNodes {
+		return nil, nil
+	}
 	if c.NodeSet != nil {
 		return c.NodeSet.List(), nil
 	}

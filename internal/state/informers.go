@@ -9,11 +9,14 @@ import (
 	"slices"
 	"sync"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -28,6 +31,8 @@ type Informers struct {
 	counter GPUCounter
 	usage   *GPUUsage
 	nodes   *NodeSet
+	// denied are the optional kinds Tollgate may not read (optional).
+	denied map[string]bool
 	// served says, for each kind that comes from a CRD, whether the API
 	// server serves it; kinds it does not serve get no informer.
 	served map[schema.GroupVersionKind]bool
@@ -43,6 +48,12 @@ type informed struct {
 	transform toolscache.TransformFunc
 	// crd is set for kinds that exist only when a CRD is installed.
 	crd *schema.GroupVersionKind
+	// optional is set for kinds Tollgate can judge without (Nodes,
+	// NodePools, PolicyExceptions): when its ServiceAccount may not list
+	// and watch them (a ClusterRole older than the binary, a custom one),
+	// they get no informer and read as none, instead of a cache that never
+	// syncs and a Tollgate that never becomes ready.
+	optional *schema.GroupResource
 }
 
 // kinds are the informer-backed kinds of state, in start order.
@@ -53,41 +64,83 @@ func (i *Informers) kinds() []informed {
 		{obj: &corev1.Pod{}, transform: i.counter.StripPod},
 		{obj: &corev1.ResourceQuota{}, transform: i.counter.StripResourceQuota},
 		{obj: &policyv1.PodDisruptionBudget{}, transform: StripPodDisruptionBudget},
-		{obj: &corev1.Node{}, transform: StripNode},
-		{obj: NodePoolObject(), transform: StripNodePool, crd: &NodePoolGVK},
-		{obj: PolicyExceptionObject(), transform: StripPolicyException, crd: &PolicyExceptionGVK},
+		{obj: &corev1.Node{}, transform: StripNode, optional: &schema.GroupResource{Resource: "nodes"}},
+		{obj: NodePoolObject(), transform: StripNodePool, crd: &NodePoolGVK, optional: &schema.GroupResource{Group: NodePoolGVK.Group, Resource: "nodepools"}},
+		{obj: PolicyExceptionObject(), transform: StripPolicyException, crd: &PolicyExceptionGVK, optional: &schema.GroupResource{Group: PolicyExceptionGVK.Group, Resource: "policyexceptions"}},
 	}
 }
 
 // NewInformers asks the API server which of the CRD-backed kinds it
 // serves; a cluster that installs Karpenter later needs Tollgate restarted
 // to see them.
-func NewInformers(rc *rest.Config, counter GPUCounter) (*Informers, error) {
+func NewInformers(ctx context.Context, rc *rest.Config, counter GPUCounter) (*Informers, error) {
 	d, err := discovery.NewDiscoveryClientForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	return newInformers(d, counter)
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	return newInformers(d, counter, func(gr schema.GroupResource) (bool, error) { return mayListAndWatch(ctx, cs, gr) })
 }
 
-func newInformers(d discovery.DiscoveryInterface, counter GPUCounter) (*Informers, error) {
-	i := &Informers{counter: counter, usage: NewGPUUsage(counter), nodes: &NodeSet{}, served: map[schema.GroupVersionKind]bool{}}
-	for _, k := range i.kinds() {
-		if k.crd == nil {
-			continue
-		}
-		ok, err := hasKind(d, *k.crd)
+// mayListAndWatch asks the API server whether Tollgate may list and watch
+// a resource cluster-wide (SelfSubjectAccessReview).
+func mayListAndWatch(ctx context.Context, cs kubernetes.Interface, gr schema.GroupResource) (bool, error) {
+	for _, verb := range []string{"list", "watch"} {
+		r, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: gr.Group, Resource: gr.Resource}},
+		}, metav1.CreateOptions{})
 		if err != nil {
-			return nil, err
+			return false, fmt.Errorf("asking whether Tollgate may %s %s: %w", verb, gr, err)
 		}
-		i.served[*k.crd] = ok
+		if !r.Status.Allowed {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func newInformers(d discovery.DiscoveryInterface, counter GPUCounter, allowed func(schema.GroupResource) (bool, error)) (*Informers, error) {
+	i := &Informers{counter: counter, usage: NewGPUUsage(counter), nodes: &NodeSet{}, served: map[schema.GroupVersionKind]bool{}, denied: map[string]bool{}}
+	for _, k := range i.kinds() {
+		if k.crd != nil {
+			ok, err := hasKind(d, *k.crd)
+			if err != nil {
+				return nil, err
+			}
+			i.served[*k.crd] = ok
+			if !ok {
+				continue
+			}
+		}
+		if k.optional != nil && allowed != nil {
+			ok, err := allowed(*k.optional)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				i.denied[k.optional.String()] = true
+			}
+		}
 	}
 	return i, nil
 }
 
-// active are the kinds this cluster serves.
+// Denied lists the optional kinds Tollgate may not list and watch, which
+// therefore read as none ("nodes", "policyexceptions.tollgate.dev").
+func (i *Informers) Denied() []string {
+	return slices.Sorted(maps.Keys(i.denied))
+}
+
+func (i *Informers) isDenied(k informed) bool {
+	return k.optional != nil && i.denied[k.optional.String()]
+}
+
+// active are the kinds this cluster serves and Tollgate may read.
 func (i *Informers) active() []informed {
-	return slices.DeleteFunc(i.kinds(), func(k informed) bool { return k.crd != nil && !i.served[*k.crd] })
+	return slices.DeleteFunc(i.kinds(), func(k informed) bool { return (k.crd != nil && !i.served[*k.crd]) || i.isDenied(k) })
 }
 
 // NodePools reports whether the cluster serves NodePools.
@@ -165,7 +218,11 @@ func (i *Informers) Synced(*http.Request) error {
 
 // Cached returns the cluster state reader over the cache.
 func (i *Informers) Cached(r client.Reader) *Cached {
-	return &Cached{Reader: r, Usage: i.usage, NoNodePools: !i.served[NodePoolGVK], NodeSet: i.nodes, NoPolicyExceptions: !i.served[PolicyExceptionGVK]}
+	return &Cached{Reader: r, Usage: i.usage,
+		NoNodePools:        !i.served[NodePoolGVK] || i.denied["nodepools.karpenter.sh"],
+		NodeSet:            i.nodes,
+		NoNodes:            i.denied["nodes"],
+		NoPolicyExceptions: !i.served[PolicyExceptionGVK] || i.denied["policyexceptions.tollgate.dev"]}
 }
 
 func kindOf(obj client.Object) string {

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	discoveryfake "k8s.io/client-go/discovery/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -34,7 +35,7 @@ func TestHasNodePools(t *testing.T) {
 			if err != nil || got != tc.want {
 				t.Errorf("HasNodePools = %v, %v; want %v", got, err, tc.want)
 			}
-			inf, err := newInformers(tc.d, counter(t))
+			inf, err := newInformers(tc.d, counter(t), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +69,7 @@ func TestHasNodePoolsDiscoveryError(t *testing.T) {
 }
 
 func TestSyncedBeforeStart(t *testing.T) {
-	inf, err := newInformers(fakeDiscovery(), counter(t))
+	inf, err := newInformers(fakeDiscovery(), counter(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,4 +109,34 @@ func (failingReader) Get(context.Context, client.ObjectKey, client.Object, ...cl
 
 func (failingReader) List(context.Context, client.ObjectList, ...client.ListOption) error {
 	return context.Canceled
+}
+
+// TestOptionalKindsTollgateMayNotRead: Nodes and PolicyExceptions that
+// Tollgate's ServiceAccount may not list and watch get no informer (the
+// cache would never sync, and Tollgate never become ready) and read as
+// none; the kinds it needs get their informers whatever the answer.
+func TestOptionalKindsTollgateMayNotRead(t *testing.T) {
+	asked := map[string]bool{}
+	inf, err := newInformers(fakeDiscovery(), counter(t), func(gr schema.GroupResource) (bool, error) {
+		asked[gr.String()] = true
+		return gr.Resource != "nodes", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inf.Denied(); len(got) != 1 || got[0] != "nodes" {
+		t.Errorf("denied %v, want [nodes]", got)
+	}
+	if asked["pods"] || asked["namespaces"] || !asked["nodes"] {
+		t.Errorf("asked about %v: only the optional kinds are asked about", asked)
+	}
+	for _, k := range inf.active() {
+		if _, ok := k.obj.(*corev1.Node); ok {
+			t.Error("the Node informer is started though Tollgate may not read Nodes")
+		}
+	}
+	c := inf.Cached(failingReader{})
+	if nodes, err := c.Nodes(context.Background()); err != nil || nodes != nil {
+		t.Errorf("Nodes = %v, %v; want none, without asking the cache", nodes, err)
+	}
 }

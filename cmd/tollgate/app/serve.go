@@ -172,9 +172,14 @@ func runServe(ctx context.Context, s IOStreams, o serveOptions) error {
 	if err := checkCertificates(o, log); err != nil {
 		return err
 	}
-	informers, err := newServeInformers(rc, cfg)
+	informers, err := newServeInformers(ctx, rc, cfg)
 	if err != nil {
 		return err
+	}
+	if denied := informers.Denied(); len(denied) > 0 {
+		// Readiness does not wait for what Tollgate may not read: these
+		// read as none until its ClusterRole grants list and watch.
+		log.Error(nil, "Tollgate's ServiceAccount may not list and watch these kinds; they read as none (no Nodes for placement, no PolicyExceptions, no NodePools) until its ClusterRole grants them", "kinds", denied)
 	}
 	mgr, err := newManager(rc, o, informers)
 	if err != nil {

@@ -26,12 +26,12 @@ import (
 // newServeInformers sets up the informer caches of the cluster state
 // (state.Informers lists the kinds), with per-namespace GPU use aggregated
 // from the pod informer by the configuration's GPU counter.
-func newServeInformers(rc *rest.Config, cfg *config.Config) (*state.Informers, error) {
+func newServeInformers(ctx context.Context, rc *rest.Config, cfg *config.Config) (*state.Informers, error) {
 	counter, err := gather.Counter(cfg.Validators)
 	if err != nil {
 		return nil, err
 	}
-	return state.NewInformers(rc, counter)
+	return state.NewInformers(ctx, rc, counter)
 }
 
 // startState starts the informers, so that readiness waits for them, and
