@@ -14,4 +14,5 @@ import "embed"
 //go:embed nodepool/*.rego quota/*.rego spot/*.rego
 //go:embed iam/*.rego iam/lib/*.rego s3/*.rego
 //go:embed drift/*.rego schedule/*.rego exception/*.rego image/*.rego
+//go:embed nodeclass/*.rego
 var FS embed.FS

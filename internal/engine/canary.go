@@ -98,6 +98,18 @@ func DefaultCanary() []CanaryCase {
 		}
 	}
 	add("NodePool", Selector{Target: TargetNodePool}, canaryEnvelope("karpenter.sh", "v1", "NodePool", canaryNodePool(), map[string]any{}))
+	add("EC2NodeClass", Selector{Target: TargetNodeClass}, canaryEnvelope("karpenter.k8s.aws", "v1", "EC2NodeClass", map[string]any{
+		"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass",
+		"metadata": map[string]any{"name": "gpu"},
+		"spec": map[string]any{
+			"role":                       "KarpenterNodeRole-canary",
+			"amiSelectorTerms":           []any{map[string]any{"alias": "al2023@latest"}},
+			"subnetSelectorTerms":        []any{map[string]any{"tags": map[string]any{"karpenter.sh/discovery": "canary"}}},
+			"securityGroupSelectorTerms": []any{map[string]any{"tags": map[string]any{"karpenter.sh/discovery": "canary"}}},
+			"blockDeviceMappings":        []any{map[string]any{"deviceName": "/dev/xvda", "ebs": map[string]any{"volumeSize": "200Gi"}}},
+			"metadataOptions":            map[string]any{"httpTokens": "optional", "httpPutResponseHopLimit": 2},
+		},
+	}, map[string]any{}))
 	add("S3 Bucket", Selector{Target: TargetS3Bucket}, canaryEnvelope("s3.services.k8s.aws", "v1alpha1", "Bucket", map[string]any{
 		"apiVersion": "s3.services.k8s.aws/v1alpha1", "kind": "Bucket",
 		"metadata": map[string]any{"name": "models", "namespace": "ai"},

@@ -70,6 +70,7 @@ const (
 	TargetPod       Target = "pod"       // Pods
 	TargetTemplate  Target = "template"  // pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs
 	TargetNodePool  Target = "nodepool"  // karpenter.sh/v1 NodePools
+	TargetNodeClass Target = "nodeclass" // karpenter.k8s.aws/v1 EC2NodeClasses, EKS Auto Mode eks.amazonaws.com/v1 NodeClasses
 	TargetS3Bucket  Target = "s3bucket"  // ACK s3.services.k8s.aws Buckets
 	TargetIAMRole   Target = "iamrole"   // ACK iam.services.k8s.aws Roles
 	TargetIAMPolicy Target = "iampolicy" // ACK iam.services.k8s.aws Policies
@@ -82,7 +83,7 @@ const (
 )
 
 // Targets lists every target in a stable order.
-var Targets = []Target{TargetPod, TargetTemplate, TargetNodePool, TargetS3Bucket, TargetIAMRole, TargetIAMPolicy, TargetDrift, TargetException}
+var Targets = []Target{TargetPod, TargetTemplate, TargetNodePool, TargetNodeClass, TargetS3Bucket, TargetIAMRole, TargetIAMPolicy, TargetDrift, TargetException}
 
 // Policy is one policy's identity and documentation, read from the METADATA
 // block of its package. Nothing here is duplicated in Go.

@@ -34,6 +34,8 @@ var (
 	CronJob             = schema.GroupKind{Group: "batch", Kind: "CronJob"}
 	Node                = schema.GroupKind{Kind: "Node"}
 	NodePool            = schema.GroupKind{Group: "karpenter.sh", Kind: "NodePool"}
+	EC2NodeClass        = schema.GroupKind{Group: "karpenter.k8s.aws", Kind: "EC2NodeClass"}
+	AutoNodeClass       = schema.GroupKind{Group: "eks.amazonaws.com", Kind: "NodeClass"} // EKS Auto Mode
 	ACKBucket           = schema.GroupKind{Group: "s3.services.k8s.aws", Kind: "Bucket"}
 	ACKRole             = schema.GroupKind{Group: "iam.services.k8s.aws", Kind: "Role"}
 	ACKPolicy           = schema.GroupKind{Group: "iam.services.k8s.aws", Kind: "Policy"}
@@ -173,7 +175,7 @@ func newTyped(gk schema.GroupKind) any {
 // Known reports whether Tollgate reads objects of this group/kind.
 func Known(gk schema.GroupKind) bool {
 	switch gk {
-	case NodePool, ACKBucket, ACKRole, ACKPolicy, PolicyException:
+	case NodePool, EC2NodeClass, AutoNodeClass, ACKBucket, ACKRole, ACKPolicy, PolicyException:
 		return true
 	}
 	return newTyped(gk) != nil
@@ -186,6 +188,8 @@ var supportedVersions = map[schema.GroupKind]string{
 	Deployment:          "apps/v1", StatefulSet: "apps/v1", DaemonSet: "apps/v1", ReplicaSet: "apps/v1",
 	Job: "batch/v1", CronJob: "batch/v1",
 	NodePool:        "karpenter.sh/v1",
+	EC2NodeClass:    "karpenter.k8s.aws/v1",
+	AutoNodeClass:   "eks.amazonaws.com/v1",
 	PolicyException: "tollgate.dev/v1alpha1",
 }
 

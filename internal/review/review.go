@@ -206,6 +206,8 @@ func TargetOf(o *kubeobjects.Object) engine.Target {
 		return engine.TargetTemplate
 	case gk == kubeobjects.NodePool:
 		return engine.TargetNodePool
+	case gk == kubeobjects.EC2NodeClass || gk == kubeobjects.AutoNodeClass:
+		return engine.TargetNodeClass
 	case gk == kubeobjects.ACKBucket:
 		return engine.TargetS3Bucket
 	case gk == kubeobjects.ACKRole:
