@@ -19,6 +19,10 @@
 // ACK's CRD does and keeps every other field, which is enough for the
 // demo and the end-to-end suite to send these objects through a real API
 // server to the webhook.
+//
+// karpenter.k8s.aws_ec2nodeclasses.yaml is likewise Tollgate's stand-in for
+// the EC2NodeClass CRD of Karpenter's AWS provider, typing the fields the
+// nodeclass family reads.
 package crds
 
 import _ "embed"

@@ -104,6 +104,7 @@ func TestFiles(t *testing.T) {
 		"ack-iam.services.k8s.aws_roles.yaml",
 		"ack-s3.services.k8s.aws_buckets.yaml",
 		NodePoolFile,
+		"karpenter.k8s.aws_ec2nodeclasses.yaml",
 		"openreports.io_clusterreports.yaml",
 		"openreports.io_reports.yaml",
 		PolicyExceptionFile,
@@ -169,6 +170,49 @@ func TestACKStandIns(t *testing.T) {
 				t.Errorf("%s: spec must keep the fields the stand-in does not type", tc.file)
 			}
 		})
+	}
+}
+
+// TestEC2NodeClassStandIn checks the EC2NodeClass stand-in against what
+// Tollgate's webhook configuration and the nodeclass family expect: the
+// cluster-scoped karpenter.k8s.aws/v1 kind with the fields the policies read.
+func TestEC2NodeClassStandIn(t *testing.T) {
+	const file = "karpenter.k8s.aws_ec2nodeclasses.yaml"
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(b, &crd); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	s := crd.Spec
+	if crd.Name != "ec2nodeclasses.karpenter.k8s.aws" || s.Group != "karpenter.k8s.aws" || s.Names.Kind != "EC2NodeClass" || s.Names.Plural != "ec2nodeclasses" || s.Scope != apiextensionsv1.ClusterScoped {
+		t.Fatalf("%s is not the cluster-scoped ec2nodeclasses.karpenter.k8s.aws CRD", file)
+	}
+	if len(s.Versions) != 1 || s.Versions[0].Name != "v1" || !s.Versions[0].Served || !s.Versions[0].Storage {
+		t.Fatalf("%s: want one version, v1, served and stored", file)
+	}
+	raw, err := json.Marshal(s.Versions[0].Schema.OpenAPIV3Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{
+		"spec.amiSelectorTerms[].alias", "spec.amiSelectorTerms[].id", "spec.amiSelectorTerms[].name", "spec.amiSelectorTerms[].tags",
+		"spec.blockDeviceMappings[].deviceName", "spec.blockDeviceMappings[].ebs.encrypted",
+		"spec.metadataOptions.httpTokens", "spec.metadataOptions.httpPutResponseHopLimit",
+	} {
+		if _, ok := lookup(schema, f); !ok {
+			t.Errorf("%s: the schema has no %s", file, f)
+		}
+	}
+	spec, _ := lookup(schema, "spec")
+	if spec["x-kubernetes-preserve-unknown-fields"] != true {
+		t.Errorf("%s: spec must keep the fields the stand-in does not type", file)
 	}
 }
 
