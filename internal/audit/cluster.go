@@ -41,6 +41,7 @@ var auditedKinds = []struct {
 	{"batch", "jobs", "Job", []string{"v1"}},
 	{"batch", "cronjobs", "CronJob", []string{"v1"}},
 	{"karpenter.sh", "nodepools", "NodePool", []string{"v1"}},
+	{"karpenter.k8s.aws", "ec2nodeclasses", "EC2NodeClass", []string{"v1"}},
 	{"s3.services.k8s.aws", "buckets", "Bucket", nil},
 	{"iam.services.k8s.aws", "roles", "Role", nil},
 	{"iam.services.k8s.aws", "policies", "Policy", nil},

@@ -160,6 +160,7 @@ func TestDiscoverKinds(t *testing.T) {
 		{GroupVersion: "apps/v1", APIResources: []metav1.APIResource{{Name: "deployments", Kind: "Deployment", Namespaced: true}, {Name: "replicasets", Kind: "ReplicaSet", Namespaced: true}}},
 		{GroupVersion: "batch/v1", APIResources: []metav1.APIResource{{Name: "jobs", Kind: "Job", Namespaced: true}}},
 		{GroupVersion: "karpenter.sh/v1", APIResources: []metav1.APIResource{{Name: "nodepools", Kind: "NodePool"}}},
+		{GroupVersion: "karpenter.k8s.aws/v1", APIResources: []metav1.APIResource{{Name: "ec2nodeclasses", Kind: "EC2NodeClass"}}},
 		{GroupVersion: "iam.services.k8s.aws/v1alpha1", APIResources: []metav1.APIResource{{Name: "roles", Kind: "Role", Namespaced: true}}},
 	}
 	kinds, err := DiscoverKinds(d)
@@ -170,7 +171,7 @@ func TestDiscoverKinds(t *testing.T) {
 	for _, k := range kinds {
 		got = append(got, fmt.Sprintf("%s %s %v", k.GroupVersion(), k.Resource, k.Namespaced))
 	}
-	want := []string{"v1 pods true", "apps/v1 deployments true", "apps/v1 replicasets true", "batch/v1 jobs true", "karpenter.sh/v1 nodepools false", "iam.services.k8s.aws/v1alpha1 roles true"}
+	want := []string{"v1 pods true", "apps/v1 deployments true", "apps/v1 replicasets true", "batch/v1 jobs true", "karpenter.sh/v1 nodepools false", "karpenter.k8s.aws/v1 ec2nodeclasses false", "iam.services.k8s.aws/v1alpha1 roles true"}
 	if !slices.Equal(got, want) {
 		t.Errorf("kinds %q, want %q", got, want)
 	}

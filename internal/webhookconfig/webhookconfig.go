@@ -116,6 +116,11 @@ func Validating(o Options) *admissionregistrationv1.ValidatingWebhookConfigurati
 	workloads.NamespaceSelector = o.namespaceSelector()
 	nodepools := common("nodepools.validate.tollgate.dev",
 		rule("karpenter.sh", "v1", []string{"nodepools"}, create, update))
+	// EC2NodeClasses only: EKS Auto Mode NodeClasses (eks.amazonaws.com)
+	// have none of the fields the nodeclass family judges, so sending them
+	// (EKS's own default among them) would add a failure point and no check.
+	nodeclasses := common("nodeclasses.validate.tollgate.dev",
+		rule("karpenter.k8s.aws", "v1", []string{"ec2nodeclasses"}, create, update))
 	ack := common("ack.validate.tollgate.dev",
 		rule("s3.services.k8s.aws", "*", []string{"buckets"}, create, update),
 		rule("iam.services.k8s.aws", "*", []string{"roles", "policies"}, create, update))
@@ -127,7 +132,7 @@ func Validating(o Options) *admissionregistrationv1.ValidatingWebhookConfigurati
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: labels()},
-		Webhooks:   []admissionregistrationv1.ValidatingWebhook{pods, workloads, nodepools, ack, exceptions},
+		Webhooks:   []admissionregistrationv1.ValidatingWebhook{pods, workloads, nodepools, nodeclasses, ack, exceptions},
 	}
 }
 
