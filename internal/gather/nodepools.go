@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -13,6 +12,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/astjson"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/engine"
+	"github.com/tollgate-dev/tollgate/internal/placement"
 	"github.com/tollgate-dev/tollgate/internal/review"
 	"github.com/tollgate-dev/tollgate/internal/state"
 )
@@ -72,7 +72,7 @@ func (n *NodePools) Gather(ctx context.Context, g *review.Gathering) (any, error
 func (n *NodePools) value(pools []map[string]any) (any, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cached != nil && samePools(n.pools, pools) {
+	if n.cached != nil && placement.SamePools(n.pools, pools) {
 		return n.cached, nil
 	}
 	raw, err := json.Marshal(pools)
@@ -85,19 +85,6 @@ func (n *NodePools) value(pools []map[string]any) (any, error) {
 	}
 	n.pools, n.cached = pools, v
 	return v, nil
-}
-
-// samePools reports whether a and b hold the same maps, in order.
-func samePools(a, b []map[string]any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if reflect.ValueOf(a[i]).UnsafePointer() != reflect.ValueOf(b[i]).UnsafePointer() {
-			return false
-		}
-	}
-	return true
 }
 
 // AnnotationMIGProfile names the MIG profile of a pod, or of its

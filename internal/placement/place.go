@@ -270,9 +270,6 @@ func allAdmit(reqs []*Requirement, in *instance) bool {
 	return true
 }
 
-// Karpenter reports whether the cluster has NodePools.
-func (c *Cluster) Karpenter() bool { return c != nil && len(c.pools) > 0 }
-
 // Place computes the placement of a pod (its spec and labels; name and
 // namespace only for messages).
 func (c *Cluster) Place(pod *corev1.Pod) *Result {

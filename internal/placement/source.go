@@ -28,7 +28,7 @@ func NewSource(opts Options) *Source { return &Source{opts: opts} }
 func (s *Source) Cluster(pools []map[string]any, nodes []*corev1.Node) (*Cluster, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cluster != nil && samePools(s.pools, pools) && sameNodes(s.nodes, nodes) {
+	if s.cluster != nil && SamePools(s.pools, pools) && sameNodes(s.nodes, nodes) {
 		return s.cluster, nil
 	}
 	c, err := NewCluster(pools, nodes, s.opts)
@@ -39,7 +39,8 @@ func (s *Source) Cluster(pools []map[string]any, nodes []*corev1.Node) (*Cluster
 	return c, nil
 }
 
-func samePools(a, b []map[string]any) bool {
+// SamePools reports whether a and b hold the same NodePool maps, in order.
+func SamePools(a, b []map[string]any) bool {
 	if len(a) != len(b) {
 		return false
 	}

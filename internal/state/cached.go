@@ -29,10 +29,8 @@ type Cached struct {
 	// no informer to ask, and asking the cache would query discovery on
 	// every admission.
 	NoNodePools bool
-	// NodeSet, when set, answers Nodes.
+	// NodeSet answers Nodes; nil (Tollgate may not read Nodes) means none.
 	NodeSet *NodeSet
-	// NoNodes is set when Tollgate may not read Nodes: there are none.
-	NoNodes bool
 	// NoPolicyExceptions is set when the cluster serves no PolicyException
 	// CRD (the chart installs it; a bare `serve` may run without).
 	NoPolicyExceptions bool
@@ -112,9 +110,18 @@ func (c *Cached) NodePools(ctx context.Context) ([]map[string]any, error) {
 	if c.NoNodePools {
 		return nil, nil
 	}
+	out, err := c.listCRD(ctx, NodePoolGVK)
+	// The cache lists in no particular order; policies see NodePools by name.
+	sort.Slice(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
+	return out, err
+}
+
+// listCRD lists the cached objects of a CRD-backed kind as generic maps,
+// read-only (they are converted or parsed, never changed); a kind the API
+// server does not know lists as none.
+func (c *Cached) listCRD(ctx context.Context, gvk schema.GroupVersionKind) ([]map[string]any, error) {
 	var l unstructured.UnstructuredList
-	l.SetGroupVersionKind(NodePoolGVK.GroupVersion().WithKind("NodePoolList"))
-	// Read-only: the objects are converted for policies, never changed.
+	l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 	if err := c.Reader.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
 		if meta.IsNoMatchError(err) {
 			return nil, nil
@@ -125,31 +132,18 @@ func (c *Cached) NodePools(ctx context.Context) ([]map[string]any, error) {
 	for i := range l.Items {
 		out[i] = l.Items[i].Object
 	}
-	// The cache lists in no particular order; policies see NodePools by name.
-	sort.Slice(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
 	return out, nil
 }
 
-// Nodes lists the Nodes by name: from the node set the Node informer
-// feeds (the same slice until a Node changes, so that placement is
-// rebuilt only then), or from the cache when there is none.
-func (c *Cached) Nodes(ctx context.Context) ([]*corev1.Node, error) {
-	if c.NoNodes {
+// Nodes lists the Nodes by name from the node set the Node informer
+// feeds: the same slice until a Node changes, so that placement is
+// rebuilt only then. Without a node set (Tollgate may not read Nodes)
+// there are none.
+func (c *Cached) Nodes(context.Context) ([]*corev1.Node, error) {
+	if c.NodeSet == nil {
 		return nil, nil
 	}
-	if c.NodeSet != nil {
-		return c.NodeSet.List(), nil
-	}
-	var l corev1.NodeList
-	if err := c.Reader.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
-	}
-	out := make([]*corev1.Node, len(l.Items))
-	for i := range l.Items {
-		out[i] = &l.Items[i]
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return c.NodeSet.List(), nil
 }
 
 // PolicyExceptions lists the PolicyExceptions of every namespace; a
@@ -158,20 +152,7 @@ func (c *Cached) PolicyExceptions(ctx context.Context) ([]map[string]any, error)
 	if c.NoPolicyExceptions {
 		return nil, nil
 	}
-	var l unstructured.UnstructuredList
-	l.SetGroupVersionKind(PolicyExceptionGVK.GroupVersion().WithKind("PolicyExceptionList"))
-	// Read-only: the objects are parsed, never changed.
-	if err := c.Reader.List(ctx, &l, client.UnsafeDisableDeepCopy); err != nil {
-		if meta.IsNoMatchError(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	out := make([]map[string]any, len(l.Items))
-	for i := range l.Items {
-		out[i] = l.Items[i].Object
-	}
-	return out, nil
+	return c.listCRD(ctx, PolicyExceptionGVK)
 }
 
 func ignoreNotFound(err error) error {

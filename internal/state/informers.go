@@ -218,11 +218,13 @@ func (i *Informers) Synced(*http.Request) error {
 
 // Cached returns the cluster state reader over the cache.
 func (i *Informers) Cached(r client.Reader) *Cached {
-	return &Cached{Reader: r, Usage: i.usage,
+	c := &Cached{Reader: r, Usage: i.usage, NodeSet: i.nodes,
 		NoNodePools:        !i.served[NodePoolGVK] || i.denied["nodepools.karpenter.sh"],
-		NodeSet:            i.nodes,
-		NoNodes:            i.denied["nodes"],
 		NoPolicyExceptions: !i.served[PolicyExceptionGVK] || i.denied["policyexceptions.tollgate.dev"]}
+	if i.denied["nodes"] {
+		c.NodeSet = nil
+	}
+	return c
 }
 
 func kindOf(obj client.Object) string {
